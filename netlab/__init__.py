@@ -1,0 +1,55 @@
+"""netlab: see and try how Kubernetes networking works.
+
+One immutable cluster model drives the diagrams, the packet traces, the text the
+real tools print and the widgets. ``import netlab`` stays light: plotting and
+widgets (matplotlib, ipywidgets) load only when you use them.
+
+Example:
+    >>> import netlab as nl
+    >>> c = nl.Cluster.aks(plugin="kubenet", nodes=2)
+    >>> c = c.add_pod("web-0", node=0).add_pod("api-0", node=1)
+    >>> c.trace("web-0", "api-0", port=8080).verdict
+    <Verdict.DELIVERED: 'delivered'>
+"""
+
+from .cluster import Cluster
+from .errors import (
+    AddressError,
+    CapacityError,
+    ConfigError,
+    DuplicateError,
+    EnvironmentUnavailableError,
+    NetlabError,
+    NodeFullError,
+    NotFoundError,
+    PortConflictError,
+    RangeConflictError,
+    RouteLimitError,
+    ServiceError,
+    SubnetExhaustedError,
+)
+from .model import CniMode, Container, ContainerPort, Plugin, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AddressError",
+    "CapacityError",
+    "Cluster",
+    "CniMode",
+    "ConfigError",
+    "Container",
+    "ContainerPort",
+    "DuplicateError",
+    "EnvironmentUnavailableError",
+    "NetlabError",
+    "NodeFullError",
+    "NotFoundError",
+    "Plugin",
+    "PortConflictError",
+    "RangeConflictError",
+    "RouteLimitError",
+    "ServiceError",
+    "SubnetExhaustedError",
+    "Verdict",
+]

@@ -1,0 +1,557 @@
+"""The cluster: desired state in, dataplane out.
+
+A :class:`Cluster` is an immutable value. ``add_pod``, ``add_node`` and
+``with_plugin`` return a new cluster and leave the old one untouched, so a failed
+change never loses what a learner built. Nodes and pods are kept in persistent maps
+(``rpds``), so adding a pod to a 5,000-node cluster copies a few small pieces, not
+the whole cluster.
+
+Example:
+    >>> import netlab as nl
+    >>> c = nl.Cluster.aks(plugin="kubenet", nodes=2)
+    >>> c = c.add_pod("web-0", node=0, labels={"app": "web"},
+    ...               containers=[nl.Container("nginx", ports=[80])])
+    >>> c.pods["web-0"].ip, c.nodes[0].pod_cidr
+    (IPv4Address('10.244.0.2'), IPv4Network('10.244.0.0/24'))
+
+Taught in ``notebooks/01-single-pod.ipynb`` onwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rpds import HashTrieMap
+
+from . import cni, ipam, naming
+from .errors import ConfigError, DuplicateError, NodeFullError, NotFoundError, did_you_mean
+from .formats import format_ip_addr, format_pods_wide, format_route_table
+from .model import (
+    AzureRoute,
+    ClusterConfig,
+    CniMode,
+    Container,
+    IPv4Address,
+    Node,
+    Plugin,
+    Pod,
+    check_pod_ports,
+)
+from .routing import format_ip_route
+
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def _check_name(name: object, what: str) -> str:
+    if not isinstance(name, str) or len(name) > 253 or not _DNS1123.match(name):
+        raise ConfigError(
+            f"{what} name {name!r} is not valid: Kubernetes names use lowercase letters, digits, "
+            "'-' and '.', start and end with a letter or digit, and are at most 253 characters "
+            "(for example 'web-0')"
+        )
+    return name
+
+
+@dataclass(frozen=True, eq=False)
+class Cluster:
+    """An AKS cluster as data. Build one with :meth:`Cluster.aks`."""
+
+    config: ClusterConfig
+    node_count: int
+    _nodes: Any = field(repr=False)  # HashTrieMap[int, Node]
+    _pods: Any = field(repr=False)  # HashTrieMap[(namespace, name), Pod]
+    _next_seq: int = 0
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def aks(
+        cls,
+        plugin: "Plugin | str" = "kubenet",
+        nodes: int = 1,
+        pods_per_node: int = 0,
+        *,
+        name: str = "netlab",
+        vnet_cidr: str | None = None,
+        subnet_cidr: str | None = None,
+        pod_cidr: str | None = None,
+        service_cidr: str | None = None,
+        dns_service_ip: str | None = None,
+        max_pods: int | None = None,
+        cni_mode: "CniMode | str" = "transparent",
+        resource_group: str = "netlab-rg",
+        location: str = "westeurope",
+    ) -> "Cluster":
+        """A cluster with AKS's defaults for ``plugin`` (``none``, ``kubenet``,
+        ``azure-cni``, ``azure-cni-overlay``).
+
+        ``pods_per_node`` fills every node with pods named ``pod-<node>-<n>`` (for scale
+        experiments). Ranges left out take AKS's defaults: VNet ``10.224.0.0/12``, subnet
+        ``10.224.0.0/16``, pod CIDR ``10.244.0.0/16``, service CIDR ``10.0.0.0/16``,
+        DNS service IP ``10.0.0.10``.
+
+        >>> Cluster.aks("azure-cni", nodes=2).nodes[1].ip
+        IPv4Address('10.224.0.35')
+        """
+        if not isinstance(nodes, int) or isinstance(nodes, bool) or nodes < 1:
+            raise ConfigError(f"nodes={nodes!r}: an AKS cluster needs at least one node (a whole number)")
+        if not isinstance(pods_per_node, int) or pods_per_node < 0:
+            raise ConfigError(f"pods_per_node={pods_per_node!r} must be a whole number, 0 or more")
+        _check_name(name, "cluster")
+        cfg = ipam.make_config(
+            plugin, nodes=nodes, name=name, vnet_cidr=vnet_cidr, subnet_cidr=subnet_cidr,
+            pod_cidr=pod_cidr, service_cidr=service_cidr, dns_service_ip=dns_service_ip,
+            max_pods=max_pods, cni_mode=cni_mode, resource_group=resource_group, location=location,
+        )
+        if pods_per_node > cfg.max_pods:
+            raise NodeFullError(
+                f"pods_per_node={pods_per_node} is more than max_pods={cfg.max_pods}: a node runs at "
+                "most max_pods pods; raise max_pods (10-250) or lower pods_per_node"
+            )
+        placements = [
+            [(("default", f"pod-{n}-{j}"), (Container("app"),), (("app", "bulk"),)) for j in range(pods_per_node)]
+            for n in range(nodes)
+        ]
+        return cls._build(cfg, nodes, placements)
+
+    @classmethod
+    def _build(cls, cfg: ClusterConfig, nodes: int, placements: Sequence[Sequence[tuple]]) -> "Cluster":
+        """Allocate every node and pod in one pass (no per-pod copy of the cluster)."""
+        ipam.check_node_count(cfg, nodes)
+        node_map: dict[int, Node] = {}
+        pod_map: dict[tuple[str, str], Pod] = {}
+        seq = 0
+        for n in range(nodes):
+            keys = []
+            for slot, (key, containers, labels) in enumerate(placements[n] if n < len(placements) else ()):
+                ip = ipam.pod_ip(cfg, n, slot)
+                pod_map[key] = Pod(key[1], key[0], n, ip, containers, labels, seq)
+                keys.append(key)
+                seq += 1
+            node_map[n] = cls._make_node(cfg, n, tuple(keys))
+        return cls(cfg, nodes, HashTrieMap(node_map), HashTrieMap(pod_map), seq)
+
+    @staticmethod
+    def _make_node(cfg: ClusterConfig, n: int, pods: tuple = ()) -> Node:
+        return Node(
+            index=n,
+            name=naming.node_name(cfg.name, cfg.resource_group, cfg.node_pool, n),
+            ip=ipam.node_ip(cfg, n),
+            pod_cidr=ipam.node_pod_cidr(cfg, n),
+            pod_range=ipam.node_pod_range(cfg, n),
+            pods=pods,
+        )
+
+    def add_pod(
+        self,
+        name: str,
+        node: "int | str" = 0,
+        labels: Mapping[str, str] | None = None,
+        containers: Sequence[Container] | None = None,
+        namespace: str = "default",
+    ) -> "Cluster":
+        """A new cluster with one more pod on ``node`` (an index or a node name).
+
+        The pod takes the lowest free address its node has. Containers default to one
+        container named ``app``.
+        """
+        _check_name(name, "pod")
+        _check_name(namespace, "namespace")
+        n = self._node_index(node)
+        key = (namespace, name)
+        if key in self._pods:
+            raise DuplicateError(
+                f"pod {name} already exists in namespace {namespace}: pod names are unique within "
+                "a namespace; pick another name or another namespace"
+            )
+        conts = tuple(containers) if containers is not None else (Container("app"),)
+        if not conts or not all(isinstance(c, Container) for c in conts):
+            raise ConfigError(
+                f"pod {name}: containers must be a non-empty list of nl.Container(...), "
+                "for example [nl.Container('nginx', ports=[80])]"
+            )
+        check_pod_ports(name, conts)
+        lab = tuple(sorted((str(k), str(v)) for k, v in (labels or {}).items()))
+        old = self._nodes[n]
+        used = {self._pods[k].ip for k in old.pods}
+        slot = ipam.free_slot(self.config, n, old.name, used, name)
+        pod = Pod(name, namespace, n, ipam.pod_ip(self.config, n, slot), conts, lab, self._next_seq)
+        new_node = dataclasses.replace(old, pods=old.pods + (key,))
+        return Cluster(self.config, self.node_count, self._nodes.insert(n, new_node),
+                       self._pods.insert(key, pod), self._next_seq + 1)
+
+    def remove_pod(self, name: str, namespace: str = "default") -> "Cluster":
+        """A new cluster without the pod (its address becomes free again)."""
+        pod = self._pod(name, namespace)
+        old = self._nodes[pod.node]
+        new_node = dataclasses.replace(old, pods=tuple(k for k in old.pods if k != pod.key))
+        return Cluster(self.config, self.node_count, self._nodes.insert(pod.node, new_node),
+                       self._pods.remove(pod.key), self._next_seq)
+
+    def add_node(self, count: int = 1) -> "Cluster":
+        """A new cluster with ``count`` more (empty) nodes."""
+        if not isinstance(count, int) or count < 1:
+            raise ConfigError(f"add_node(count={count!r}): count must be a whole number, 1 or more")
+        total = self.node_count + count
+        ipam.check_node_count(self.config, total)
+        nodes = self._nodes
+        for n in range(self.node_count, total):
+            nodes = nodes.insert(n, self._make_node(self.config, n))
+        return Cluster(self.config, total, nodes, self._pods, self._next_seq)
+
+    def with_plugin(self, plugin: "Plugin | str", **settings: Any) -> "Cluster":
+        """The same nodes and pods under another plugin, re-addressed from scratch.
+
+        Ranges that do not apply to the new plugin are dropped; ``settings`` override
+        any :meth:`aks` keyword (``max_pods`` takes the new plugin's default unless given).
+        """
+        plugin = ipam.parse_plugin(plugin)
+        cfg = self.config
+        kwargs: dict[str, Any] = dict(
+            name=cfg.name, resource_group=cfg.resource_group, location=cfg.location,
+            vnet_cidr=cfg.vnet_cidr, service_cidr=cfg.service_cidr, dns_service_ip=cfg.dns_service_ip,
+            cni_mode=cfg.cni_mode,
+        )
+        if not any("subnet widened" in n for n in cfg.notes):
+            kwargs["subnet_cidr"] = cfg.subnet_cidr
+        if plugin in (Plugin.KUBENET, Plugin.AZURE_CNI_OVERLAY) and cfg.pod_cidr is not None \
+                and not any("pod CIDR widened" in n for n in cfg.notes):
+            kwargs["pod_cidr"] = cfg.pod_cidr
+        kwargs.update(settings)
+        new_cfg = ipam.make_config(plugin, nodes=self.node_count, **kwargs)
+        placements = [
+            [(k, self._pods[k].containers, self._pods[k].labels)
+             for k in sorted(self._nodes[n].pods, key=lambda k: self._pods[k].seq)]
+            for n in range(self.node_count)
+        ]
+        for n, pods in enumerate(placements):
+            if len(pods) > new_cfg.max_pods:
+                raise NodeFullError(
+                    f"node {self._nodes[n].name} runs {len(pods)} pods, but {plugin.value} with "
+                    f"max_pods={new_cfg.max_pods} gives a node only {new_cfg.max_pods}; pass a larger "
+                    "max_pods or spread the pods over more nodes"
+                )
+        return Cluster._build(new_cfg, self.node_count, placements)
+
+    def with_cni_mode(self, mode: "CniMode | str") -> "Cluster":
+        """Azure CNI in ``transparent`` (default) or ``bridge`` mode, same addresses."""
+        try:
+            mode = CniMode(mode)
+        except ValueError:
+            raise ConfigError(f"unknown Azure CNI mode {mode!r}: choose 'transparent' or 'bridge'") from None
+        return Cluster(dataclasses.replace(self.config, cni_mode=mode), self.node_count,
+                       self._nodes, self._pods, self._next_seq)
+
+    # ----------------------------------------------------------------- lookups
+    @property
+    def plugin(self) -> Plugin:
+        return self.config.plugin
+
+    @property
+    def nodes(self) -> "NodesView":
+        """The nodes, indexable by position or by name."""
+        return NodesView(self)
+
+    @property
+    def pods(self) -> "PodsView":
+        """The pods, by name (``"web-0"``) or ``"namespace/name"``."""
+        return PodsView(self)
+
+    def _node_index(self, node: "int | str") -> int:
+        if isinstance(node, bool):
+            node = str(node)
+        if isinstance(node, int):
+            if 0 <= node < self.node_count:
+                return node
+            raise NotFoundError(
+                f"there is no node {node}: this cluster has {self.node_count} node(s), numbered "
+                f"0 to {self.node_count - 1}; add one with .add_node()"
+            )
+        m = re.search(r"vmss([0-9a-z]{6})$", str(node))
+        if m:
+            n = int(m.group(1), 36)
+            if n < self.node_count and self._nodes[n].name == node:
+                return n
+        names = [self._nodes[i].name for i in range(min(self.node_count, 1000))]
+        raise NotFoundError(f"there is no node named {node!r}.{did_you_mean(str(node), names)}")
+
+    def _pod(self, name: str, namespace: str | None = None) -> Pod:
+        ns, _, nm = name.rpartition("/") if "/" in name else (namespace or "default", "", name)
+        if namespace is not None and "/" not in name:
+            ns = namespace
+        pod = self._pods.get((ns, nm))
+        if pod is None:
+            names = [n for (_, n) in self._pods.keys()] if len(self._pods) <= 5000 else []
+            raise NotFoundError(f"there is no pod {nm!r} in namespace {ns}.{did_you_mean(nm, names)}")
+        return pod
+
+    def pods_on(self, node: "int | str") -> tuple[Pod, ...]:
+        """The pods of one node, oldest first."""
+        n = self._node_index(node)
+        return tuple(self._pods[k] for k in self._nodes[n].pods)
+
+    def owners(self, ip: IPv4Address) -> tuple[Any, ...]:
+        """Every node or pod holding ``ip`` (more than one only for overlapping ``none`` bridges)."""
+        cfg = self.config
+        found: list[Any] = []
+        if ip in cfg.subnet_cidr:
+            off = int(ip) - int(cfg.subnet_cidr.network_address) - ipam.AZURE_FIRST_HOST
+            step = cfg.max_pods + 1 if cfg.plugin is Plugin.AZURE_CNI else 1
+            if off >= 0:
+                n, r = divmod(off, step)
+                if n < self.node_count:
+                    if r == 0:
+                        return (self._nodes[n],)
+                    return tuple(p for p in self.pods_on(n) if p.ip == ip)
+            return ()
+        if cfg.plugin is Plugin.NONE:
+            if ip in cfg.docker_bridge_cidr.network:
+                for n in range(self.node_count):
+                    found += [p for p in self._pod_index(n).get(ip, ())]
+            return tuple(found)
+        if cfg.pod_cidr is not None and ip in cfg.pod_cidr:
+            n = (int(ip) - int(cfg.pod_cidr.network_address)) >> 8
+            if n < self.node_count:
+                return tuple(self._pod_index(n).get(ip, ()))
+        return ()
+
+    def _pod_index(self, n: int) -> dict[IPv4Address, list[Pod]]:
+        key = ("podidx", n)
+        idx = self._cache.get(key)
+        if idx is None:
+            idx = {}
+            for p in self.pods_on(n):
+                idx.setdefault(p.ip, []).append(p)
+            self._cache[key] = idx
+        return idx
+
+    # ----------------------------------------------------------------- dataplane
+    def node_dataplane(self, n: int) -> cni.NodeDataplane:
+        key = ("node", n)
+        dp = self._cache.get(key)
+        if dp is None:
+            dp = cni.node_dataplane(self.config, self._nodes[n], self.pods_on(n))
+            self._cache[key] = dp
+        return dp
+
+    def pod_dataplane(self, pod: Pod) -> cni.PodDataplane:
+        key = ("pod", pod.key)
+        dp = self._cache.get(key)
+        if dp is None:
+            dp = cni.pod_dataplane(self.config, self._nodes[pod.node], pod)
+            self._cache[key] = dp
+        return dp
+
+    def route_table(self) -> tuple[AzureRoute, ...]:
+        """The Azure route table (UDR) AKS keeps for kubenet: one route per node.
+
+        Other plugins have none: Azure CNI pods are VNet addresses, and Overlay routes
+        live in Azure's own routing domain.
+        """
+        if self.config.plugin is not Plugin.KUBENET:
+            return ()
+        rt = self._cache.get("udr")
+        if rt is None:
+            rt = tuple(
+                AzureRoute(nd.name, nd.pod_cidr, "VirtualAppliance", nd.ip)
+                for nd in (self._nodes[i] for i in range(self.node_count))
+            )
+            self._cache["udr"] = rt
+        return rt
+
+    def vnet_routes(self) -> tuple[AzureRoute, ...]:
+        """The effective routes of the node subnet: Azure's system routes plus the UDR."""
+        cfg = self.config
+        sys_routes = [
+            AzureRoute("VNet address space", cfg.vnet_cidr, "VnetLocal", source="Default"),
+            AzureRoute("peering", cfg.peered_cidr, "VNetPeering", source="Default"),
+            AzureRoute("VPN gateway", cfg.onprem_cidr, "VirtualNetworkGateway", source="Default"),
+            AzureRoute("internet", ipaddress.IPv4Network("0.0.0.0/0"), "Internet", source="Default"),
+        ]
+        for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"):
+            sys_routes.append(AzureRoute("private range", ipaddress.IPv4Network(net), "None", source="Default"))
+        return tuple(sys_routes) + self.route_table()
+
+    # ----------------------------------------------------------------- views
+    def azure_route_table(self) -> str:
+        """The route table as ``az network route-table route list ... -o table`` prints it."""
+        if self.config.plugin is not Plugin.KUBENET:
+            return (f"(no route table: {self.config.plugin.value} needs none; "
+                    "only kubenet keeps one route per node)")
+        return format_route_table(self.route_table(), naming.node_resource_group(
+            self.config.name, self.config.resource_group, self.config.location))
+
+    def kubectl_get_pods(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
+        """Pods as ``kubectl get pods -o wide`` (``all_namespaces=True`` for ``-A``).
+
+        AGE is simulated: one minute per pod created after this one, plus one.
+        """
+        keys = sorted(k for k in self._pods.keys() if all_namespaces or k[0] == namespace)
+        if not keys:
+            return f"No resources found in {namespace} namespace." if not all_namespaces else "No resources found"
+        rows = []
+        for k in keys:
+            p = self._pods[k]
+            n = len(p.containers)
+            row = [p.name, f"{n}/{n}", "Running", "0", f"{self._next_seq - p.seq}m", str(p.ip),
+                   self._nodes[p.node].name, "<none>", "<none>"]
+            if all_namespaces:
+                row.insert(0, p.namespace)
+            rows.append(row)
+        return format_pods_wide(rows, all_namespaces)
+
+    def trace(self, src: str, dst: str, port: int = 80, protocol: str = "tcp"):
+        """Walk one packet from ``src`` to ``dst`` (names or addresses); see :mod:`netlab.trace`."""
+        from .trace import trace
+
+        return trace(self, src, dst, port=port, protocol=protocol)
+
+    def __repr__(self) -> str:
+        cfg = self.config
+        pods = f", pod CIDR {cfg.pod_cidr}" if cfg.pod_cidr else ""
+        mode = f" ({cfg.cni_mode.value})" if cfg.plugin is Plugin.AZURE_CNI else ""
+        return (f"<Cluster {cfg.plugin.value}{mode}: {self.node_count} node(s), {len(self._pods)} pod(s); "
+                f"subnet {cfg.subnet_cidr}{pods}, service CIDR {cfg.service_cidr}>")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cluster):
+            return NotImplemented
+        return (self.config == other.config and self.node_count == other.node_count
+                and self._nodes == other._nodes and self._pods == other._pods)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class NodesView(Sequence):
+    """The nodes of a cluster: ``c.nodes[0]``, ``c.nodes["aks-...-vmss000001"]``, ``len(c.nodes)``."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._c = cluster
+
+    def __len__(self) -> int:
+        return self._c.node_count
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, slice):
+            return [self[i] for i in range(*key.indices(len(self)))]
+        if isinstance(key, int) and key < 0:
+            key += len(self)
+        return NodeView(self._c, self._c._nodes[self._c._node_index(key)])
+
+    def __iter__(self) -> Iterator["NodeView"]:
+        for i in range(len(self)):
+            yield NodeView(self._c, self._c._nodes[i])
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} nodes: {', '.join(n.name for n in self[:3])}{', ...' if len(self) > 3 else ''}>"
+
+
+class PodsView(Mapping):
+    """The pods of a cluster by name: ``c.pods["web-0"]`` or ``c.pods["kube-system/coredns-0"]``."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._c = cluster
+
+    def __getitem__(self, name: str) -> "PodView":
+        return PodView(self._c, self._c._pod(name))
+
+    def __iter__(self) -> Iterator[str]:
+        for ns, name in sorted(self._c._pods.keys()):
+            yield name if ns == "default" else f"{ns}/{name}"
+
+    def __len__(self) -> int:
+        return len(self._c._pods)
+
+    def __repr__(self) -> str:
+        names = list(self)
+        return f"<{len(names)} pods: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}>"
+
+
+class NodeView:
+    """One node of a cluster, with the text views its own tools would print."""
+
+    def __init__(self, cluster: Cluster, node: Node) -> None:
+        self._c, self.node = cluster, node
+
+    name = property(lambda self: self.node.name)
+    ip = property(lambda self: self.node.ip)
+    index = property(lambda self: self.node.index)
+    pod_cidr = property(lambda self: self.node.pod_cidr, doc="The node's /24 (kubenet, overlay), if any.")
+
+    @property
+    def pods(self) -> list["PodView"]:
+        return [PodView(self._c, p) for p in self._c.pods_on(self.node.index)]
+
+    @property
+    def dataplane(self) -> cni.NodeDataplane:
+        return self._c.node_dataplane(self.node.index)
+
+    @property
+    def interfaces(self):
+        return self.dataplane.interfaces
+
+    @property
+    def routes(self):
+        return self.dataplane.routes
+
+    def ip_route(self) -> str:
+        """``ip route`` on the node."""
+        return format_ip_route(self.routes)
+
+    def ip_addr(self) -> str:
+        """``ip addr`` on the node."""
+        uplink = "azure0" if self.dataplane.bridge == "azure0" else "eth0"
+        return format_ip_addr(self.interfaces, metric_on=uplink)
+
+    def iptables_nat(self) -> str:
+        """The nat rules that decide SNAT of pod traffic leaving the node (``iptables-save -t nat`` lines)."""
+        return "\n".join(r.line for r in self.dataplane.nat)
+
+    def __repr__(self) -> str:
+        extra = f", pods {self.pod_cidr}" if self.pod_cidr else ""
+        return f"<Node {self.name} {self.ip}{extra}, {len(self.node.pods)} pod(s)>"
+
+
+class PodView:
+    """One pod of a cluster, with the text views ``kubectl exec <pod> -- ...`` would print."""
+
+    def __init__(self, cluster: Cluster, pod: Pod) -> None:
+        self._c, self.pod = cluster, pod
+
+    name = property(lambda self: self.pod.name)
+    namespace = property(lambda self: self.pod.namespace)
+    ip = property(lambda self: self.pod.ip)
+    containers = property(lambda self: self.pod.containers)
+    labels = property(lambda self: self.pod.label_map)
+
+    @property
+    def node(self) -> NodeView:
+        return NodeView(self._c, self._c._nodes[self.pod.node])
+
+    @property
+    def dataplane(self) -> cni.PodDataplane:
+        return self._c.pod_dataplane(self.pod)
+
+    @property
+    def interfaces(self):
+        return self.dataplane.interfaces
+
+    @property
+    def routes(self):
+        return self.dataplane.routes
+
+    def ip_route(self) -> str:
+        """``ip route`` inside the pod's network namespace."""
+        return format_ip_route(self.routes)
+
+    def ip_addr(self) -> str:
+        """``ip addr`` inside the pod's network namespace."""
+        return format_ip_addr(self.interfaces)
+
+    def __repr__(self) -> str:
+        return f"<Pod {self.namespace}/{self.name} {self.ip} on {self._c._nodes[self.pod.node].name}>"

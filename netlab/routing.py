@@ -1,0 +1,104 @@
+"""Route tables as data: longest-prefix match and the formats ``ip route`` and ``az`` print.
+
+Example:
+    >>> from ipaddress import IPv4Network as N, IPv4Address as A
+    >>> table = (Route(N("0.0.0.0/0"), "eth0", via=A("10.224.0.1")),
+    ...          Route(N("10.244.0.0/24"), "cbr0", proto="kernel", scope="link", src=A("10.244.0.1")))
+    >>> print(lookup(table, A("10.244.0.7")))
+    10.244.0.0/24 dev cbr0 proto kernel scope link src 10.244.0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+from .model import AzureRoute, IPv4Address, Route
+
+R = TypeVar("R", Route, AzureRoute)
+
+
+def format_route(r: Route) -> str:
+    """One route as iproute2 prints it (``ip route show``)."""
+    if r.dst.prefixlen == 0:
+        dst = "default"
+    elif r.dst.prefixlen == 32:
+        dst = str(r.dst.network_address)
+    else:
+        dst = str(r.dst)
+    parts = [dst]
+    if r.via is not None:
+        parts += ["via", str(r.via)]
+    parts += ["dev", r.dev]
+    if r.proto:
+        parts += ["proto", r.proto]
+    if r.scope:
+        parts += ["scope", r.scope]
+    if r.src is not None:
+        parts += ["src", str(r.src)]
+    if r.metric is not None:
+        parts += ["metric", str(r.metric)]
+    return " ".join(parts)
+
+
+def sort_routes(routes: Iterable[Route]) -> tuple[Route, ...]:
+    """The order the kernel lists the main table in: by destination, shorter prefix first."""
+    return tuple(sorted(routes, key=lambda r: (int(r.dst.network_address), r.dst.prefixlen, r.metric or 0)))
+
+
+def format_ip_route(routes: Sequence[Route]) -> str:
+    """The whole table as ``ip route`` prints it."""
+    return "\n".join(format_route(r) for r in routes)
+
+
+def _prefix(r: Route | AzureRoute):
+    return r.dst if isinstance(r, Route) else r.address_prefix
+
+
+def lookup(table: Iterable[R], dst: IPv4Address) -> R | None:
+    """Longest-prefix match; among equal prefixes a user route beats a system route and
+    the lower metric wins. Returns ``None`` when nothing matches."""
+    best: R | None = None
+    best_key: tuple[int, int, int] | None = None
+    for r in table:
+        net = _prefix(r)
+        if dst in net:
+            if isinstance(r, AzureRoute):
+                key = (net.prefixlen, 1 if r.source == "User" else 0, 0)
+            else:
+                key = (net.prefixlen, 0, -(r.metric or 0))
+            if best_key is None or key > best_key:
+                best, best_key = r, key
+    return best
+
+
+def format_azure_route(r: AzureRoute) -> str:
+    """One Azure route in one line: the way a learner finds it in the table."""
+    hop = f" {r.next_hop_ip}" if r.next_hop_ip is not None else ""
+    return f"{r.source}  {r.address_prefix}  {r.next_hop_type}{hop}  ({r.name})"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns as the Azure CLI's ``-o table`` prints them: header, dashes, two-space gaps."""
+    widths = [len(h) + 2 for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def format_kubectl(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns as kubectl prints them (Go tabwriter: min width 6, padding 3)."""
+    widths = [max(6, len(h) + 3) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell) + 3)
+    out = []
+    for row in [list(headers), *rows]:
+        cells = [c.ljust(w) for c, w in zip(row[:-1], widths)] + [row[-1]]
+        out.append("".join(cells))
+    return "\n".join(out)
