@@ -42,7 +42,7 @@ from .model import (
     Pod,
     check_pod_ports,
 )
-from .routing import format_ip_route
+from .routing import format_ip_route, format_table
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -370,11 +370,13 @@ class Cluster:
         sys_routes = [
             AzureRoute("VNet address space", cfg.vnet_cidr, "VnetLocal", source="Default"),
             AzureRoute("peering", cfg.peered_cidr, "VNetPeering", source="Default"),
-            AzureRoute("VPN gateway", cfg.onprem_cidr, "VirtualNetworkGateway", source="Default"),
+            AzureRoute("VPN gateway", cfg.onprem_cidr, "VirtualNetworkGateway", source="VirtualNetworkGateway"),
             AzureRoute("internet", ipaddress.IPv4Network("0.0.0.0/0"), "Internet", source="Default"),
         ]
-        for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"):
-            sys_routes.append(AzureRoute("private range", ipaddress.IPv4Network(net), "None", source="Default"))
+        learned = {r.address_prefix for r in sys_routes}
+        for net in map(ipaddress.IPv4Network, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")):
+            # Azure drops private ranges outside the VNet unless a more specific or learned route exists.
+            sys_routes.append(AzureRoute("private range", net, "None", source="Default", active=net not in learned))
         return tuple(sys_routes) + self.route_table()
 
     # ----------------------------------------------------------------- views
@@ -385,6 +387,40 @@ class Cluster:
                     "only kubenet keeps one route per node)")
         return format_route_table(self.route_table(), naming.node_resource_group(
             self.config.name, self.config.resource_group, self.config.location))
+
+    def effective_routes(self) -> str:
+        """The node subnet's routes as ``az network nic show-effective-route-table -o table``
+        prints them for a node's NIC: Azure's system routes, then the route table's."""
+        return self._effective_table(self.vnet_routes())[0]
+
+    def _effective_table(self, routes: tuple[AzureRoute, ...]) -> tuple[str, dict]:
+        key = ("eff", routes)
+        hit = self._cache.get(key)
+        if hit is None:
+            rows = [(r.source, "Active" if r.active else "Invalid", str(r.address_prefix), r.next_hop_type, str(r.next_hop_ip or ""))
+                    for r in routes]
+            text = format_table(("Source", "State", "Address Prefix", "Next Hop Type", "Next Hop IP"), rows)
+            lines = text.splitlines()[2:]
+            hit = (text, {r: lines[i] for i, r in enumerate(routes)})
+            self._cache[key] = hit
+        return hit
+
+    def effective_route_line(self, route: AzureRoute) -> str:
+        """The row of :meth:`effective_routes` (or of a peer's table) that holds ``route``."""
+        table = self.vnet_routes()
+        if route not in table:
+            table = (route,)
+        return self._effective_table(table)[1][route]
+
+    def route_table_line(self, route: AzureRoute) -> str:
+        """The row of :meth:`azure_route_table` that holds ``route``."""
+        key = "udr-lines"
+        lines = self._cache.get(key)
+        if lines is None:
+            text = self.azure_route_table().splitlines()[2:]
+            lines = {r: text[i] for i, r in enumerate(self.route_table())}
+            self._cache[key] = lines
+        return lines[route]
 
     def kubectl_get_pods(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
         """Pods as ``kubectl get pods -o wide`` (``all_namespaces=True`` for ``-A``).

@@ -224,13 +224,14 @@ def node_dataplane(cfg: ClusterConfig, node: Node, pods: Sequence[Pod]) -> NodeD
         idx = host_veth_ifindex(cfg, node, pod)
         peer = pod_eth0_ifindex(cfg, node, pod)
         netns = naming.netns_name(pod.namespace, pod.name)
-        if _azure(cfg):
-            # Azure CNI gives every host end the same MAC and proxy-ARPs 169.254.1.1.
+        if _azure(cfg) and bridge is None:
+            # Transparent mode gives every host end the same MAC and proxy-ARPs 169.254.1.1.
             ifs.append(Interface(idx, name, "veth", AZURE_HOST_VETH_MAC, (), master=bridge,
                                  peer_ifindex=peer, peer_netns=netns))
         else:
             ifs.append(Interface(idx, name, "veth", naming.virtual_mac(node.name, name), (),
-                                 master=bridge, peer_ifindex=peer, peer_netns=netns, qlen=None))
+                                 master=bridge, peer_ifindex=peer, peer_netns=netns,
+                                 qlen=1000 if _azure(cfg) else None))
         if bridge is None:
             routes.append(Route(ipaddress.IPv4Network(pod.ip), name, proto="static"))
     ifs.sort(key=lambda i: i.ifindex)

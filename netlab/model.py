@@ -251,4 +251,5 @@ class AzureRoute:
     address_prefix: IPv4Network
     next_hop_type: str  # VirtualAppliance, VnetLocal, Internet, VNetPeering, VirtualNetworkGateway, None
     next_hop_ip: IPv4Address | None = None
-    source: str = "User"  # User (a route table) or Default (Azure's system routes)
+    source: str = "User"  # User (a route table), Default (Azure's system routes), VirtualNetworkGateway
+    active: bool = True  # False: shadowed by a route with the same prefix ("Invalid" in Azure's table)

@@ -61,6 +61,8 @@ def lookup(table: Iterable[R], dst: IPv4Address) -> R | None:
     best: R | None = None
     best_key: tuple[int, int, int] | None = None
     for r in table:
+        if isinstance(r, AzureRoute) and not r.active:
+            continue
         net = _prefix(r)
         if dst in net:
             if isinstance(r, AzureRoute):

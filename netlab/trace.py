@@ -1,0 +1,655 @@
+"""A packet's walk through the cluster, hop by hop, each hop naming the line that decided it.
+
+``trace`` reads the *same* route tables, bridge ports and nat rules that the text
+views print, so every ``decided_by`` line can be found in ``node.ip_route()``,
+``pod.ip_route()``, ``node.iptables_nat()``, ``cluster.azure_route_table()`` or
+``cluster.effective_routes()``.
+
+Sources and destinations are pod names (``"web-0"``, ``"kube-system/coredns-0"``),
+node names, IP addresses, ``"localhost"`` (the source pod's own loopback), or one of
+the hosts around the cluster: ``"internet"`` (198.51.100.7, a documentation address),
+``"vnet-vm"`` (a VM in another subnet of the cluster's VNet), ``"peered-vm"`` (a VM
+in a peered VNet) and ``"onprem-host"`` (a host on premises, behind a VPN gateway).
+
+Example:
+    >>> import netlab as nl
+    >>> c = nl.Cluster.aks("kubenet", nodes=2).add_pod("web-0", node=0).add_pod("api-0", node=1)
+    >>> t = c.trace("web-0", "api-0", port=8080)
+    >>> t.verdict.value, len(t.hops)
+    ('delivered', 7)
+    >>> print(t.hops[3].decided_by)  # the row of c.azure_route_table() that sent it to node 1
+    10.244.1.0/24    False             aks-nodepool1-87544974-vmss000001  10.224.0.5          VirtualAppliance  Succeeded            MC_netlab-rg_netlab_westeurope
+
+Taught in ``notebooks/02-multiple-pods.ipynb`` to ``notebooks/06-comparison.ipynb``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import cni, naming
+from .errors import ConfigError, NotFoundError, did_you_mean
+from .model import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
+from .routing import lookup
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
+OUTBOUND_PUBLIC_IP = ipaddress.IPv4Address("203.0.113.10")  # RFC 5737 documentation range
+INTERNET_HOST = ipaddress.IPv4Address("198.51.100.7")  # RFC 5737 documentation range
+LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
+_MAX_HOPS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The packet's addresses and ports as they are at one hop."""
+
+    src: IPv4Address
+    sport: int
+    dst: IPv4Address
+    dport: int
+    protocol: str
+
+    def __str__(self) -> str:
+        return f"{self.src}:{self.sport} -> {self.dst}:{self.dport} {self.protocol}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a trace: where the packet is, what it looks like, what decided the step.
+
+    ``decided_by`` is the exact line (a route, a bridge port, a nat rule, an Azure
+    route) and ``table`` says which printed table holds it.
+    """
+
+    place: str
+    netns: str
+    interface: str
+    packet: Header
+    decided_by: str
+    table: str
+    note: str = ""
+    nat: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A machine around the cluster."""
+
+    name: str
+    ip: IPv4Address
+    kind: str  # internet, vnet, peered, onprem
+
+    @property
+    def place(self) -> str:
+        return {
+            "internet": "internet host",
+            "vnet": "VM in the cluster's VNet",
+            "peered": "VM in a peered VNet",
+            "onprem": "host on premises",
+        }[self.kind] + f" {self.ip}"
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The walk of one packet: hops, verdict, and why."""
+
+    source: str
+    destination: str
+    protocol: str
+    port: int
+    hops: tuple[Hop, ...]
+    verdict: Verdict
+    reason: str
+    delivered_to: str | None = None
+    listener: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.verdict is Verdict.DELIVERED
+
+    @property
+    def nat(self) -> tuple[str, ...]:
+        """Every address translation on the way, in order."""
+        return tuple(h.nat for h in self.hops if h.nat)
+
+    def __str__(self) -> str:
+        lines = [f"trace {self.source} -> {self.destination}, {self.protocol}/{self.port}"]
+        for i, h in enumerate(self.hops, 1):
+            lines.append(f"{i:>2}. {h.place}  [{h.netns}]  {h.interface}")
+            lines.append(f"      packet   {h.packet}")
+            if h.nat:
+                lines.append(f"      NAT      {h.nat}")
+            lines.append(f"      {h.table}: {h.decided_by}")
+            if h.note:
+                lines.append(f"      why      {h.note}")
+        lines.append(f"verdict: {self.verdict.value}: {self.reason}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        colour = {"delivered": "#1b7837", "dropped": "#b2182b"}.get(self.verdict.value, "#b35806")
+        rows = []
+        for i, h in enumerate(self.hops, 1):
+            nat = f"<br><b>NAT</b> {e(h.nat)}" if h.nat else ""
+            rows.append(
+                f"<tr><td>{i}</td><td>{e(h.place)}<br><small>{e(h.netns)}</small></td>"
+                f"<td>{e(h.interface)}</td><td><code>{e(str(h.packet))}</code>{nat}</td>"
+                f"<td><small>{e(h.table)}</small><br><code>{e(h.decided_by)}</code></td>"
+                f"<td>{e(h.note)}</td></tr>"
+            )
+        return (
+            f"<div><b>trace {e(self.source)} &rarr; {e(self.destination)}, "
+            f"{e(self.protocol)}/{self.port}</b>"
+            "<table><thead><tr><th>#</th><th>where</th><th>interface</th><th>packet</th>"
+            "<th>decided by</th><th>why</th></tr></thead><tbody>"
+            + "".join(rows)
+            + f"</tbody></table><p style='color:{colour}'><b>{e(self.verdict.value)}</b>: "
+            f"{e(self.reason)}</p></div>"
+        )
+
+
+# --------------------------------------------------------------------------- places
+def hosts(cluster: "Cluster") -> dict[str, Host]:
+    """The named machines around the cluster that traces can start or end at."""
+    cfg = cluster.config
+    vm_net = cfg.subnet_cidr.broadcast_address + 1
+    vm_ip = vm_net + 4 if (vm_net + 4) in cfg.vnet_cidr else cfg.vnet_cidr.broadcast_address - 1
+    return {
+        "internet": Host("internet", INTERNET_HOST, "internet"),
+        "vnet-vm": Host("vnet-vm", vm_ip, "vnet"),
+        "peered-vm": Host("peered-vm", cfg.peered_cidr.network_address + 4, "peered"),
+        "onprem-host": Host("onprem-host", cfg.onprem_cidr.network_address + 266, "onprem"),
+    }
+
+
+def _host_for_ip(cluster: "Cluster", ip: IPv4Address) -> Host:
+    cfg = cluster.config
+    for h in hosts(cluster).values():
+        if h.ip == ip:
+            return h
+    if ip in cfg.vnet_cidr:
+        return Host(str(ip), ip, "vnet")
+    if ip in cfg.peered_cidr:
+        return Host(str(ip), ip, "peered")
+    if ip in cfg.onprem_cidr:
+        return Host(str(ip), ip, "onprem")
+    return Host(str(ip), ip, "internet")
+
+
+def _label(ep: Any) -> str:
+    if isinstance(ep, Pod):
+        return f"pod {ep.name} ({ep.ip})"
+    if isinstance(ep, Node):
+        return f"node {ep.name} ({ep.ip})"
+    if isinstance(ep, Host):
+        return f"{ep.name} ({ep.ip})" if ep.name != str(ep.ip) else ep.place
+    return str(ep)
+
+
+def _resolve(cluster: "Cluster", text: str, role: str) -> Any:
+    """A pod, node or host for a name or an address."""
+    if isinstance(text, (Pod, Node, Host)):
+        return text
+    text = str(text).strip()
+    try:
+        ip = ipaddress.IPv4Address(text)
+    except ValueError:
+        ip = None
+    if ip is not None:
+        owners = cluster.owners(ip)
+        if len(owners) > 1 and role == "source":
+            names = ", ".join(f"{p.name} on {cluster._nodes[p.node].name}" for p in owners)
+            raise ConfigError(
+                f"address {ip} belongs to more than one pod ({names}): with plugin 'none' every "
+                "node hands out the same 172.17.0.0/16 range; name the pod instead of its address"
+            )
+        if owners:
+            return owners[0] if role == "source" else ip
+        return _host_for_ip(cluster, ip) if role == "source" else ip
+    named = hosts(cluster)
+    if text in named:
+        return named[text]
+    if "/" in text or cluster._pods.get(("default", text)) is not None:
+        try:
+            return cluster._pod(text)
+        except NotFoundError:
+            if "/" in text:
+                raise
+    try:
+        return cluster._nodes[cluster._node_index(text)]
+    except NotFoundError:
+        pass
+    choices = [n for (_, n) in cluster._pods.keys()] if len(cluster._pods) <= 5000 else []
+    choices += list(named) + [cluster._nodes[i].name for i in range(min(cluster.node_count, 50))]
+    raise NotFoundError(
+        f"unknown {role} {text!r}: give a pod name, a node name, an IP address or one of "
+        f"{', '.join(named)}.{did_you_mean(text, choices)}"
+    )
+
+
+def _sport(src: Any, dst: Any, port: int) -> int:
+    """A deterministic ephemeral port from Linux's default range 32768-60999."""
+    h = hashlib.sha256(f"{src}|{dst}|{port}".encode()).digest()
+    return 32768 + int.from_bytes(h[:4], "big") % (60999 - 32768 + 1)
+
+
+# --------------------------------------------------------------------------- the walk
+class _Drop(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class _Walk:
+    def __init__(self, cluster: "Cluster", target: Any, protocol: str) -> None:
+        self.c = cluster
+        self.cfg = cluster.config
+        self.target = target  # Pod, Node, Host or a bare address
+        self.protocol = protocol
+        self.hops: list[Hop] = []
+        self.end: Any = None
+        self.listener: str | None = None
+        self.closing_note = ""
+
+    # -- helpers
+    def hop(self, place: str, netns: str, interface: str, pkt: Header, decided_by: str, table: str,
+            note: str = "", nat: str | None = None) -> None:
+        if len(self.hops) >= _MAX_HOPS:
+            raise _Drop(f"more than {_MAX_HOPS} hops: a routing loop")
+        self.hops.append(Hop(place, netns, interface, pkt, decided_by, table, note, nat))
+
+    def pod_place(self, pod: Pod) -> tuple[str, str]:
+        return f"pod {pod.namespace}/{pod.name}", f"netns {naming.netns_name(pod.namespace, pod.name)}"
+
+    def node_place(self, node: Node) -> tuple[str, str]:
+        return f"node {node.name}", "root netns"
+
+    def vnet_place(self) -> tuple[str, str]:
+        return f"Azure VNet {naming.vnet_name(self.cfg.name, self.cfg.resource_group)}", "Azure SDN"
+
+    # -- pods
+    def from_pod(self, pod: Pod, pkt: Header) -> Header:
+        place, ns = self.pod_place(pod)
+        if pkt.dst in LOOPBACK_NET or pkt.dst == pod.ip:
+            line = (f"local {pkt.dst} dev lo table local proto kernel scope host src 127.0.0.1"
+                    if pkt.dst in LOOPBACK_NET else
+                    f"local {pod.ip} dev eth0 table local proto kernel scope host src {pod.ip}")
+            self.hop(place, ns, "out lo", pkt, line, f"ip route show table local (pod {pod.name})",
+                     "the destination is this pod's own address, so the kernel loops the packet back "
+                     "over lo; it never leaves the pod's network namespace")
+            return self.deliver_pod(pod, pkt, "in lo")
+        dp = self.c.pod_dataplane(pod)
+        r = lookup(dp.routes, pkt.dst)
+        if r is None:  # pragma: no cover - every pod has a default route
+            raise _Drop(f"pod {pod.name} has no route to {pkt.dst}")
+        nxt = r.via or pkt.dst
+        if r.via is not None:
+            note = f"{pkt.dst} is not on the pod's link, so the pod sends it to its gateway {r.via}"
+            if r.via == cni.LINK_GATEWAY:
+                note += (" (a link-local address the host end of the veth answers for: "
+                         "Azure CNI routes every pod packet through the node)")
+        else:
+            note = f"{pkt.dst} is on the pod's link ({r.dst}): the pod asks for it by ARP"
+        self.hop(place, ns, "out eth0", pkt, str(r), f"ip route (pod {pod.name})", note)
+        return self.into_node_from_pod(pod, pkt, nxt)
+
+    def deliver_pod(self, pod: Pod, pkt: Header, interface: str, line: str | None = None) -> Header:
+        place, ns = self.pod_place(pod)
+        listener = None
+        for cont in pod.containers:
+            for p in cont.ports:
+                if p.port == pkt.dport and p.protocol.lower() == self.protocol:
+                    listener = cont.name
+        if listener:
+            note = f"container {listener!r} listens on {self.protocol}/{pkt.dport} (all containers share this namespace)"
+        elif self.protocol == "tcp":
+            note = (f"no container declares {self.protocol}/{pkt.dport}: the packet arrived, and the kernel "
+                    "would answer with a TCP reset (connection refused) unless a process listens there")
+        else:
+            note = f"no container declares {self.protocol}/{pkt.dport}"
+        if line is None:
+            line = f"local {pod.ip} dev eth0 table local proto kernel scope host src {pod.ip}"
+        self.hop(place, ns, interface, pkt, line, f"ip route show table local (pod {pod.name})", note)
+        self.end, self.listener = pod, listener
+        return pkt
+
+    def into_node_from_pod(self, pod: Pod, pkt: Header, nxt: IPv4Address) -> Header:
+        node = self.c._nodes[pod.node]
+        dp = self.c.node_dataplane(node.index)
+        veth = cni.host_veth_name(self.cfg, pod)
+        if dp.bridge in ("cbr0", "docker0"):
+            gw = dp.interfaces[2].addresses[0].ip  # the bridge's own address
+            if nxt == gw:
+                return self.route_on_node(node, pkt, f"{veth} (port of {dp.bridge})")
+            return self.bridge_deliver(node, dp.bridge, pkt, nxt, came_in=veth)
+        if dp.bridge == "azure0":
+            local = self.c._pod_index(node.index).get(nxt)
+            if local or nxt == node.ip:
+                if local:
+                    return self.bridge_deliver(node, "azure0", pkt, nxt, came_in=veth)
+                return self.route_on_node(node, pkt, f"{veth} (port of azure0)")
+            place, ns = self.node_place(node)
+            iface = f"in {veth}, bridged out eth0"
+            self.hop(place, ns, iface, pkt,
+                     f"{naming.nic_mac(node.name)} dev eth0 master azure0",
+                     f"bridge fdb show (node {node.name})",
+                     "azure0 switches the frame to eth0, its uplink: in bridge mode pods sit directly on "
+                     "the VNet subnet and talk to Azure's gateway themselves (bridged frames still pass "
+                     "iptables, because bridge-nf-call-iptables=1)")
+            pkt, _ = self.masquerade(node, pkt, "eth0", place, ns, iface)
+            return self.azure(pkt, node)
+        return self.route_on_node(node, pkt, veth)
+
+    def bridge_deliver(self, node: Node, bridge: str, pkt: Header, ip: IPv4Address, came_in: str) -> Header:
+        place, ns = self.node_place(node)
+        pods = self.c._pod_index(node.index).get(ip, [])
+        if not pods:
+            if self.cfg.plugin is Plugin.NONE and ip in self.cfg.docker_bridge_cidr.network:
+                raise _Drop(
+                    f"{ip} is inside 172.17.0.0/16, so it looks local: the sender asks for it by ARP on "
+                    f"{node.name}'s docker0 bridge and nobody there has it. With plugin 'none' every node "
+                    "runs its own docker0 with the same range, and nothing routes between the bridges"
+                )
+            raise _Drop(f"nobody on {bridge} of {node.name} answers ARP for {ip}: no pod there has that address")
+        pod = pods[0]
+        veth = cni.host_veth_name(self.cfg, pod)
+        mac = naming.virtual_mac(pod.namespace, pod.name, "eth0")
+        self.hop(place, ns, f"in {came_in}, out {veth}", pkt, f"{mac} dev {veth} master {bridge}",
+                 f"bridge fdb show (node {node.name})",
+                 f"{bridge} is a switch: it forwards the frame to the port where it learned pod "
+                 f"{pod.name}'s MAC address (layer 2, no routing)")
+        return self.deliver_pod(pod, pkt, "in eth0")
+
+    # -- nodes
+    def node_locals(self, node: Node) -> set[IPv4Address]:
+        dp = self.c.node_dataplane(node.index)
+        return {a.ip for i in dp.interfaces for a in i.addresses}
+
+    def route_on_node(self, node: Node, pkt: Header, came_in: str | None) -> Header:
+        place, ns = self.node_place(node)
+        dp = self.c.node_dataplane(node.index)
+        if pkt.dst in self.node_locals(node) or pkt.dst in LOOPBACK_NET:
+            dev = "lo" if pkt.dst in LOOPBACK_NET else next(
+                i.name for i in dp.interfaces if any(a.ip == pkt.dst for a in i.addresses))
+            self.hop(place, ns, f"in {came_in or 'lo'}", pkt,
+                     f"local {pkt.dst} dev {dev} table local proto kernel scope host src {pkt.dst}",
+                     f"ip route show table local (node {node.name})",
+                     "the destination is one of the node's own addresses: delivered to the node itself")
+            self.end = node
+            return pkt
+        r = lookup(dp.routes, pkt.dst)
+        if r is None:  # pragma: no cover
+            raise _Drop(f"node {node.name} has no route to {pkt.dst}")
+        iface = f"in {came_in}, out {r.dev}" if came_in else f"out {r.dev}"
+        if r.dev == dp.bridge and r.dev != "azure0":
+            self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})",
+                     f"{r.dst} is the pods' network on bridge {r.dev}")
+            return self.bridge_deliver(node, r.dev, pkt, pkt.dst, came_in=r.dev)
+        if r.dev.startswith("azv"):
+            pod = next(p for p in self.c._pod_index(node.index).get(pkt.dst, []))
+            self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})",
+                     f"a /32 route per pod: {pkt.dst} lives behind veth {r.dev}")
+            return self.deliver_pod(pod, pkt, "in eth0")
+        if r.dev == "azure0" and self.c._pod_index(node.index).get(pkt.dst):
+            self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})",
+                     f"{pkt.dst} is on the subnet link, which azure0 bridges to the local pods")
+            return self.bridge_deliver(node, "azure0", pkt, pkt.dst, came_in="azure0")
+        note = (f"the node forwards it (ip_forward=1) out of {r.dev} to Azure"
+                if came_in else f"the node sends it out of {r.dev} to Azure")
+        if r.via is not None:
+            note += f", addressed at layer 2 to the subnet gateway {r.via}"
+        self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})", note)
+        if came_in:
+            pkt, _ = self.masquerade(node, pkt, r.dev, place, ns, iface)
+        return self.azure(pkt, node)
+
+    def masquerade(self, node: Node, pkt: Header, out_dev: str, place: str, ns: str,
+                   iface: str) -> tuple[Header, str | None]:
+        """Walk nat POSTROUTING: does the packet leave with the node's address?"""
+        dp = self.c.node_dataplane(node.index)
+        local = self.node_locals(node)
+        matched: list[str] = []
+        masq = False
+        chain = "POSTROUTING"
+        for rule in dp.nat:
+            if rule.chain != chain:
+                continue
+            if rule.dst_not_local and pkt.dst in local:
+                continue
+            if rule.dst is not None and pkt.dst not in rule.dst:
+                continue
+            if rule.src is not None and pkt.src not in rule.src:
+                continue
+            if rule.not_out is not None and out_dev == rule.not_out:
+                continue
+            matched.append(rule.line)
+            if rule.target == "RETURN":
+                break
+            if rule.target == "MASQUERADE":
+                masq = True
+                break
+            chain = rule.target
+        if not matched:
+            return pkt, None
+        if masq and pkt.src != node.ip:
+            new = dataclasses.replace(pkt, src=node.ip)
+            nat = f"SNAT (MASQUERADE) {pkt.src} -> {node.ip}"
+            note = (f"nat POSTROUTING: {pkt.dst} is not in the non-masquerade list, so the source becomes "
+                    f"the node's address; conntrack remembers the mapping and reverses it for the reply")
+            self.hop(place, ns, iface, new, matched[-1], f"iptables-save -t nat (node {node.name})", note, nat)
+            return new, nat
+        if not masq:
+            self.hop(place, ns, iface, pkt, matched[-1], f"iptables-save -t nat (node {node.name})",
+                     f"nat POSTROUTING: {pkt.dst} is in a non-masquerade range, so the packet keeps "
+                     f"the pod's own source address {pkt.src}")
+        return pkt, None
+
+    # -- Azure
+    def azure(self, pkt: Header, node: Node | None, routes: tuple[AzureRoute, ...] | None = None,
+              where: str | None = None) -> Header:
+        place, ns = self.vnet_place()
+        cfg = self.cfg
+        if node is not None and cfg.plugin is Plugin.AZURE_CNI_OVERLAY and cfg.pod_cidr is not None \
+                and pkt.dst in cfg.pod_cidr:
+            n = (int(pkt.dst) - int(cfg.pod_cidr.network_address)) >> 8
+            if n >= self.c.node_count:
+                raise _Drop(f"no node owns {pkt.dst}: its /24 of the pod CIDR is not assigned to any node")
+            dest = self.c._nodes[n]
+            self.hop(place, ns, f"from {node.name}", pkt,
+                     f"{dest.pod_cidr} -> {dest.name} ({dest.ip})", "Azure CNI Overlay routing domain",
+                     "Azure keeps each node's pod /24 in its own routing domain for the pod CIDR: no route "
+                     "table, no encapsulation; only cluster nodes can use it")
+            return self.route_on_node(dest, pkt, "eth0")
+        if routes is None:
+            routes = self.c.vnet_routes()
+            where = "effective routes (node subnet aks-subnet)"
+        r = lookup(routes, pkt.dst)
+        assert r is not None and where is not None
+        line = self.c.effective_route_line(r)
+        src_label = f"from {node.name}" if node is not None else "from outside the node subnet"
+        kind = r.next_hop_type
+        if kind == "VirtualAppliance":
+            dest = self.c.owners(r.next_hop_ip)[0]  # type: ignore[arg-type]
+            self.hop(place, ns, src_label, pkt, self.c.route_table_line(r),
+                     f"az network route-table route list ({naming.route_table_name(cfg.name, cfg.resource_group)})",
+                     f"kubenet's route for {r.address_prefix} sends the packet to node {dest.name}, which "
+                     "forwards for its pods (IP forwarding is enabled on the node's NIC)")
+            return self.route_on_node(dest, pkt, "eth0")
+        if kind == "VnetLocal":
+            owners = self.c.owners(pkt.dst)
+            if owners:
+                dest_node = owners[0] if isinstance(owners[0], Node) else self.c._nodes[owners[0].node]
+                what = "the node's primary address" if isinstance(owners[0], Node) else \
+                    "one of the addresses Azure CNI reserved on that node's NIC"
+                self.hop(place, ns, src_label, pkt, line, where,
+                         f"{pkt.dst} is {what}: the VNet delivers it straight to {dest_node.name}'s NIC")
+                uplink = "azure0" if self.c.node_dataplane(dest_node.index).bridge == "azure0" else "eth0"
+                return self.route_on_node(dest_node, pkt, uplink)
+            host = _host_for_ip(self.c, pkt.dst)
+            if host.kind == "vnet" and pkt.dst not in cfg.subnet_cidr:
+                self.hop(place, ns, src_label, pkt, line, where, "inside the VNet: delivered to the VM's NIC")
+                return self.deliver_host(host, pkt)
+            raise _Drop(f"no NIC in the VNet has the address {pkt.dst}")
+        if kind == "Internet":
+            nat = None
+            if pkt.src.is_private:
+                new = dataclasses.replace(pkt, src=OUTBOUND_PUBLIC_IP)
+                nat = f"SNAT {pkt.src} -> {OUTBOUND_PUBLIC_IP} (the cluster load balancer's outbound public IP)"
+                self.hop(place, ns, src_label, new, line, where,
+                         "leaving Azure: outbound traffic gets the cluster's public address", nat)
+                pkt = new
+            else:
+                self.hop(place, ns, src_label, pkt, line, where, "leaving Azure for the internet")
+            return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
+        if kind == "VNetPeering":
+            self.hop(place, ns, src_label, pkt, line, where, "the peering carries it to the other VNet")
+            return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
+        if kind == "VirtualNetworkGateway":
+            self.hop(place, ns, src_label, pkt, line, where, "the VPN gateway carries it on premises")
+            return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
+        self.hop(place, ns, src_label, pkt, line, where, "next hop None: Azure drops the packet")
+        raise _Drop(self.none_reason(pkt.dst, node is not None))
+
+    def none_reason(self, dst: IPv4Address, from_node_subnet: bool) -> str:
+        cfg = self.cfg
+        if cfg.pod_cidr is not None and dst in cfg.pod_cidr and cfg.plugin is Plugin.KUBENET:
+            return (f"{dst} is a kubenet pod address. Only the route table attached to the node subnet "
+                    f"({naming.route_table_name(cfg.name, cfg.resource_group)}) says which node holds which "
+                    f"pod /24; here Azure's system route for private ranges says None. Reach pods from outside "
+                    "through a Service (notebook 07), add routes for the pod CIDR on this side, or use Azure "
+                    "CNI, whose pods have VNet addresses")
+        if cfg.pod_cidr is not None and dst in cfg.pod_cidr:
+            return (f"{dst} is an Azure CNI Overlay pod address: pod addresses from the overlay range are "
+                    "reachable only from the cluster's own nodes and pods. Expose the pod through a Service")
+        if cfg.plugin is Plugin.NONE and dst in cfg.docker_bridge_cidr.network:
+            return (f"{dst} exists only behind a node's stand-alone docker0 bridge: the VNet has no route to "
+                    "172.17.0.0/16, and every node reuses that range")
+        return f"{dst} is a private address that no route in this network leads to"
+
+    # -- hosts around the cluster
+    def deliver_host(self, host: Host, pkt: Header) -> Header:
+        self.hop(host.place, host.kind, "in eth0", pkt, f"local {host.ip}", "the host's own address",
+                 "delivered")
+        self.end = host
+        return pkt
+
+    def from_host(self, host: Host, pkt: Header) -> Header:
+        cfg = self.cfg
+        place = host.place
+        if host.kind == "internet":
+            if pkt.dst.is_private:
+                self.hop(place, "internet", "out eth0", pkt, "default via the internet", "internet routing",
+                         "private addresses (RFC 1918) are not routed on the internet")
+                raise _Drop(
+                    f"{pkt.dst} is a private address, reachable only inside Azure: nothing on the internet "
+                    "routes to it. A LoadBalancer Service (notebook 07) gives the pod a public front door")
+            self.hop(place, "internet", "out eth0", pkt, "default via the internet", "internet routing")
+            return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
+        if host.kind == "vnet":
+            sys_routes = tuple(r for r in self.c.vnet_routes() if r.source == "Default")
+            gw = ipaddress.IPv4Network(f"{host.ip}/{cfg.subnet_cidr.prefixlen}", strict=False).network_address + 1
+            self.hop(place, "VM", "out eth0", pkt, f"default via {gw} dev eth0",
+                     "ip route (the VM)", "the VM sends it to Azure; its subnet has no route table attached")
+            return self.azure(pkt, None, sys_routes, "effective routes (the VM's subnet, no route table)")
+        if host.kind == "peered":
+            routes = (
+                AzureRoute("VNet address space", cfg.peered_cidr, "VnetLocal", source="Default"),
+                AzureRoute("peering", cfg.vnet_cidr, "VNetPeering", source="Default"),
+                AzureRoute("internet", ipaddress.IPv4Network("0.0.0.0/0"), "Internet", source="Default"),
+            ) + tuple(AzureRoute("private range", ipaddress.IPv4Network(n), "None", source="Default")
+                      for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+            r = lookup(routes, pkt.dst)
+            assert r is not None
+            self.hop(place, "peered VNet", "out eth0", pkt, self.c.effective_route_line(r),
+                     "effective routes (the peered VNet's subnet)",
+                     "the peering covers the cluster VNet's address space "
+                     f"{cfg.vnet_cidr} only" if r.next_hop_type != "VNetPeering" else
+                     f"{pkt.dst} is in the cluster VNet's address space: across the peering")
+            if r.next_hop_type != "VNetPeering":
+                raise _Drop(self.none_reason(pkt.dst, False))
+            sys_routes = tuple(r for r in self.c.vnet_routes() if r.source == "Default")
+            return self.azure(pkt, None, sys_routes, "effective routes (arriving over the peering)")
+        # on premises: the VPN gateway advertises the VNet's address space only
+        if pkt.dst in cfg.vnet_cidr:
+            self.hop(place, "on premises", "out eth0", pkt, f"{cfg.vnet_cidr} via VPN gateway",
+                     "on-premises router (routes learned from the VPN gateway)",
+                     "the VPN gateway advertises the VNet's address space")
+            sys_routes = tuple(r for r in self.c.vnet_routes() if r.source == "Default")
+            return self.azure(pkt, None, sys_routes, "effective routes (GatewaySubnet)")
+        self.hop(place, "on premises", "out eth0", pkt, "default via the local internet breakout",
+                 "on-premises router (routes learned from the VPN gateway)",
+                 f"the VPN gateway advertises only {cfg.vnet_cidr}")
+        raise _Drop(self.none_reason(pkt.dst, False) if pkt.dst.is_private else
+                    f"{pkt.dst} is not reachable from on premises")
+
+
+def trace(cluster: "Cluster", src: Any, dst: Any, port: int = 80, protocol: str = "tcp") -> Trace:
+    """Walk one packet from ``src`` to ``dst`` and explain every hop.
+
+    Args:
+        cluster: the cluster.
+        src: pod name, node name, IP address or a named host (``"internet"``, ...).
+        dst: the same, or ``"localhost"`` for the source's own loopback.
+        port: destination port (1-65535).
+        protocol: ``"tcp"`` or ``"udp"``.
+    """
+    proto = str(protocol).lower()
+    if proto not in ("tcp", "udp", "sctp"):
+        raise ConfigError(f"protocol {protocol!r} is not one a trace knows: use 'tcp', 'udp' or 'sctp'")
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ConfigError(f"port {port!r} is not a port: a port is a whole number from 1 to 65535")
+    s = _resolve(cluster, src, "source")
+    if str(dst).strip() in ("localhost", "127.0.0.1"):
+        if isinstance(s, Host):
+            raise ConfigError("'localhost' is the source's own loopback: start from a pod or a node")
+        d: Any = s
+        dst_ip = ipaddress.IPv4Address("127.0.0.1")
+    else:
+        d = _resolve(cluster, dst, "destination")
+        dst_ip = d if isinstance(d, ipaddress.IPv4Address) else d.ip
+    src_ip = s.ip
+    pkt = Header(src_ip, _sport(src_ip, dst_ip, port), dst_ip, port, proto)
+    walk = _Walk(cluster, d, proto)
+    try:
+        if isinstance(s, Pod):
+            walk.from_pod(s, pkt)
+        elif isinstance(s, Node):
+            walk.route_on_node(s, pkt, None)
+        else:
+            walk.from_host(s, pkt)
+        verdict, reason = _judge(cluster, walk, d)
+    except _Drop as drop:
+        verdict, reason = Verdict.DROPPED, drop.reason
+    dst_label = "localhost" if str(dst).strip() in ("localhost", "127.0.0.1") else _label(d)
+    return Trace(
+        source=_label(s),
+        destination=dst_label,
+        protocol=proto,
+        port=port,
+        hops=tuple(walk.hops),
+        verdict=verdict,
+        reason=reason,
+        delivered_to=_label(walk.end) if walk.end is not None else None,
+        listener=walk.listener,
+    )
+
+
+def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str]:
+    end = walk.end
+    if isinstance(intended, ipaddress.IPv4Address) or end is intended or end == intended:
+        return Verdict.DELIVERED, f"delivered to {_label(end)}"
+    if isinstance(intended, Pod) and isinstance(end, Pod):
+        same_ip = end.ip == intended.ip
+        why = (f" Both have the address {end.ip}: with plugin 'none' every node's docker0 hands out the same "
+               "172.17.0.0/16 range, so an address does not say which node a pod is on."
+               if same_ip else "")
+        return Verdict.MISDELIVERED, (
+            f"the packet for pod {intended.name} on {cluster._nodes[intended.node].name} reached pod "
+            f"{end.name} on {cluster._nodes[end.node].name} instead.{why}")
+    return Verdict.DELIVERED, f"delivered to {_label(end)}"
