@@ -28,6 +28,7 @@ from .errors import (
     ServiceError,
     SubnetExhaustedError,
 )
+from .compare import Comparison, compare_plugins
 from .model import CniMode, Container, ContainerPort, Plugin, Verdict
 
 __version__ = "0.1.0"
@@ -36,6 +37,8 @@ __all__ = [
     "AddressError",
     "CapacityError",
     "Cluster",
+    "Comparison",
+    "compare_plugins",
     "CniMode",
     "ConfigError",
     "Container",

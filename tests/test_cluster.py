@@ -1,0 +1,157 @@
+"""The cluster value: immutable changes, deterministic addressing, and the kubectl / az views."""
+
+import ipaddress
+
+import pytest
+
+import netlab as nl
+
+
+def test_add_pod_returns_a_new_cluster_and_keeps_the_old():
+    c0 = nl.Cluster.aks("kubenet", nodes=2)
+    c1 = c0.add_pod("web-0", node=1)
+    assert len(c0.pods) == 0 and len(c1.pods) == 1
+    assert c1.pods["web-0"].node.index == 1
+
+
+def test_kubenet_gives_each_node_its_own_24_in_order():
+    c = nl.Cluster.aks("kubenet", nodes=3)
+    assert [str(n.pod_cidr) for n in c.nodes] == ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"]
+    assert [str(n.ip) for n in c.nodes] == ["10.224.0.4", "10.224.0.5", "10.224.0.6"]
+
+
+def test_azure_cni_nodes_reserve_max_pods_addresses_each():
+    c = nl.Cluster.aks("azure-cni", nodes=3)
+    assert [str(n.ip) for n in c.nodes] == ["10.224.0.4", "10.224.0.35", "10.224.0.66"]
+    c = c.add_pod("a", node=1)
+    assert str(c.pods["a"].ip) == "10.224.0.36"
+
+
+def test_pods_take_the_lowest_free_address_and_reuse_freed_ones(kubenet2):
+    c = kubenet2.remove_pod("web-0")
+    assert str(c.pods["web-1"].ip) == "10.244.0.3"
+    c = c.add_pod("web-2", node=0)
+    assert str(c.pods["web-2"].ip) == "10.244.0.2"
+
+
+def test_same_description_gives_same_names_and_addresses(kubenet2):
+    again = (
+        nl.Cluster.aks("kubenet", nodes=2)
+        .add_pod("web-0", node=0, labels={"app": "web"},
+                 containers=[nl.Container("nginx", ports=[80]), nl.Container("log-shipper")])
+        .add_pod("web-1", node=0, labels={"app": "web"}, containers=[nl.Container("nginx", ports=[80])])
+        .add_pod("api-0", node=1, labels={"app": "api"}, containers=[nl.Container("api", ports=[8080])])
+    )
+    assert again == kubenet2
+    assert again.nodes[0].ip_addr() == kubenet2.nodes[0].ip_addr()
+
+
+def test_with_plugin_keeps_workloads_and_readdresses(kubenet2):
+    a = kubenet2.with_plugin("azure-cni")
+    assert sorted(a.pods) == sorted(kubenet2.pods)
+    assert a.pods["api-0"].node.index == 1
+    assert a.pods["web-0"].ip in ipaddress.IPv4Network("10.224.0.0/16")
+    assert a.config.pod_cidr is None and a.config.max_pods == 30
+    back = a.with_plugin("kubenet")
+    assert back.pods["web-0"].ip == kubenet2.pods["web-0"].ip
+
+
+def test_with_plugin_keeps_pod_cidr_and_service_settings():
+    c = nl.Cluster.aks("kubenet", pod_cidr="10.100.0.0/16", service_cidr="10.1.0.0/16", dns_service_ip="10.1.0.10")
+    o = c.with_plugin("azure-cni-overlay")
+    assert str(o.config.pod_cidr) == "10.100.0.0/16" and str(o.config.dns_service_ip) == "10.1.0.10"
+
+
+def test_nodes_by_name_and_index(kubenet2):
+    name = kubenet2.nodes[1].name
+    assert kubenet2.nodes[name].index == 1
+    assert kubenet2.nodes[-1].index == 1
+    assert len(kubenet2.nodes) == 2
+
+
+def test_node_names_follow_aks_scale_set_naming():
+    c = nl.Cluster.aks("kubenet", nodes=12)
+    assert c.nodes[10].name.endswith("-vmss00000a")
+    assert c.nodes[0].name.startswith("aks-nodepool1-")
+
+
+def test_kubectl_get_pods_wide_golden(kubenet2):
+    n0, n1 = kubenet2.nodes[0].name, kubenet2.nodes[1].name
+    assert kubenet2.kubectl_get_pods() == "\n".join([
+        "NAME    READY   STATUS    RESTARTS   AGE   IP           NODE                                NOMINATED NODE   READINESS GATES",
+        f"api-0   1/1     Running   0          1m    10.244.1.2   {n1}   <none>           <none>",
+        f"web-0   2/2     Running   0          3m    10.244.0.2   {n0}   <none>           <none>",
+        f"web-1   1/1     Running   0          2m    10.244.0.3   {n0}   <none>           <none>",
+    ])
+
+
+def test_kubectl_all_namespaces_adds_namespace_column(kubenet2):
+    text = kubenet2.add_pod("coredns-0", namespace="kube-system").kubectl_get_pods(all_namespaces=True)
+    assert text.splitlines()[0].startswith("NAMESPACE     NAME        READY")
+    assert text.splitlines()[4].startswith("kube-system   coredns-0   1/1")
+
+
+def test_kubectl_empty_namespace():
+    assert nl.Cluster.aks().kubectl_get_pods() == "No resources found in default namespace."
+
+
+def test_azure_route_table_golden(kubenet2):
+    n0, n1 = kubenet2.nodes[0].name, kubenet2.nodes[1].name
+    rg = "MC_netlab-rg_netlab_westeurope"
+    assert kubenet2.azure_route_table() == "\n".join([
+        "AddressPrefix    HasBgpOverride    Name                               NextHopIpAddress    NextHopType       ProvisioningState    ResourceGroup",
+        "---------------  ----------------  ---------------------------------  ------------------  ----------------  -------------------  ------------------------------",
+        f"10.244.0.0/24    False             {n0}  10.224.0.4          VirtualAppliance  Succeeded            {rg}",
+        f"10.244.1.0/24    False             {n1}  10.224.0.5          VirtualAppliance  Succeeded            {rg}",
+    ])
+
+
+@pytest.mark.parametrize("plugin", ["azure-cni", "azure-cni-overlay", "none"])
+def test_only_kubenet_has_a_route_table(plugin):
+    c = nl.Cluster.aks(plugin, nodes=2)
+    assert c.route_table() == ()
+    assert "no route table" in c.azure_route_table()
+
+
+def test_effective_routes_mark_shadowed_default_as_invalid():
+    text = nl.Cluster.aks("kubenet").effective_routes()
+    assert "VirtualNetworkGateway  Active   192.168.0.0/16    VirtualNetworkGateway" in text
+    assert "Default                Invalid  192.168.0.0/16    None" in text
+
+
+def test_bulk_build_fills_nodes():
+    c = nl.Cluster.aks("azure-cni", nodes=3, pods_per_node=30)
+    assert len(c.pods) == 90
+    assert str(c.pods["pod-2-29"].ip) == "10.224.0.96"
+
+
+def test_bulk_pods_per_node_above_max_pods():
+    with pytest.raises(nl.NodeFullError, match="pods_per_node=40 is more than max_pods=30"):
+        nl.Cluster.aks("azure-cni", nodes=1, pods_per_node=40)
+
+
+def test_default_subnet_widens_for_5000_azure_cni_nodes_with_a_note():
+    c = nl.Cluster.aks("azure-cni", nodes=5000, pods_per_node=30)
+    assert str(c.config.subnet_cidr) == "10.224.0.0/14"
+    assert "widened" in c.config.notes[0]
+    assert len(c.pods) == 150_000
+
+
+def test_adding_a_pod_shares_structure_with_the_old_cluster():
+    big = nl.Cluster.aks("kubenet", nodes=200, pods_per_node=10)
+    bigger = big.add_pod("extra", node=5)
+    assert bigger._nodes[6] is big._nodes[6]  # untouched nodes are shared, not copied
+    assert bigger._pods[("default", "pod-7-3")] is big._pods[("default", "pod-7-3")]
+
+
+def test_owners_finds_pods_nodes_by_address(kubenet2):
+    (p,) = kubenet2.owners(ipaddress.IPv4Address("10.244.1.2"))
+    assert p.name == "api-0"
+    (n,) = kubenet2.owners(ipaddress.IPv4Address("10.224.0.5"))
+    assert n.index == 1
+    assert kubenet2.owners(ipaddress.IPv4Address("10.244.7.9")) == ()
+
+
+def test_repr_is_a_summary(kubenet2):
+    assert repr(kubenet2) == ("<Cluster kubenet: 2 node(s), 3 pod(s); subnet 10.224.0.0/16, pod CIDR 10.244.0.0/16, "
+                              "service CIDR 10.0.0.0/16>")

@@ -1,0 +1,176 @@
+"""Traces: every hop names the line that decided it, and that line is in the printed table."""
+
+import pytest
+
+import netlab as nl
+from helpers import PLUGINS, with_plugin
+
+
+def _printed_tables(c):
+    """Every text view a learner can print, concatenated."""
+    parts = [c.azure_route_table(), c.effective_routes()]
+    for n in c.nodes:
+        parts += [n.ip_route(), n.iptables_nat()]
+    for p in c.pods.values():
+        parts.append(p.ip_route())
+    return "\n".join(parts)
+
+
+def test_container_to_container_goes_over_lo(kubenet2):
+    t = kubenet2.trace("web-0", "localhost", port=80)
+    assert t.delivered and [h.interface for h in t.hops] == ["out lo", "in lo"]
+    assert t.listener == "nginx"
+    assert "never leaves the pod's network namespace" in t.hops[0].note
+
+
+def test_pod_to_pod_same_node_is_switched_by_cbr0(kubenet2):
+    t = kubenet2.trace("web-0", "web-1", port=80)
+    assert t.delivered
+    assert t.hops[0].decided_by == "10.244.0.0/24 dev eth0 proto kernel scope link src 10.244.0.2"
+    assert t.hops[1].table.startswith("bridge fdb show") and "master cbr0" in t.hops[1].decided_by
+    assert not t.nat
+
+
+def test_kubenet_cross_node_uses_the_azure_route_table(kubenet2):
+    t = kubenet2.trace("web-0", "api-0", port=8080)
+    assert t.delivered and t.listener == "api"
+    udr = [h for h in t.hops if h.table.startswith("az network route-table route list")]
+    assert len(udr) == 1
+    assert udr[0].decided_by in kubenet2.azure_route_table().splitlines()
+    assert "10.244.1.0/24" in udr[0].decided_by and "VirtualAppliance" in udr[0].decided_by
+    assert not t.nat  # pod to pod keeps the pod's address
+
+
+@pytest.mark.parametrize("plugin", ["azure-cni", "azure-cni-bridge"])
+def test_azure_cni_cross_node_is_delivered_natively_by_the_vnet(kubenet2, plugin):
+    c = with_plugin(kubenet2, plugin)
+    t = c.trace("web-0", "api-0", port=8080)
+    assert t.delivered and not t.nat
+    vnet = [h for h in t.hops if h.place.startswith("Azure VNet")]
+    assert len(vnet) == 1 and "VnetLocal" in vnet[0].decided_by
+    assert not any("route-table" in h.table for h in t.hops)
+
+
+def test_overlay_cross_node_uses_azures_routing_domain(kubenet2):
+    t = kubenet2.with_plugin("azure-cni-overlay").trace("web-0", "api-0", port=8080)
+    assert t.delivered and not t.nat
+    assert any(h.table == "Azure CNI Overlay routing domain" for h in t.hops)
+
+
+def test_none_plugin_cross_node_reaches_the_wrong_pod():
+    c = nl.Cluster.aks("none", nodes=2).add_pod("a", node=0).add_pod("b", node=1)
+    t = c.trace("a", "b")
+    assert t.verdict is nl.Verdict.MISDELIVERED
+    assert "Both have the address 172.17.0.2" in t.reason
+    assert t.delivered_to.startswith("pod a ")
+
+
+def test_none_plugin_cross_node_to_an_unused_address_is_dropped_on_the_bridge():
+    c = nl.Cluster.aks("none", nodes=2).add_pod("a", node=0).add_pod("x", node=1).add_pod("b", node=1)
+    t = c.trace("a", "b")  # b is 172.17.0.3, which node 0 does not have
+    assert t.verdict is nl.Verdict.DROPPED
+    assert "nothing routes between the bridges" in t.reason
+
+
+def test_none_plugin_same_node_works():
+    c = nl.Cluster.aks("none", nodes=2).add_pod("a", node=0).add_pod("b", node=0)
+    assert c.trace("a", "b").delivered
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_pod_to_its_own_node_and_back(kubenet2, plugin):
+    c = with_plugin(kubenet2, plugin)
+    node = c.pods["web-0"].node.name
+    there = c.trace("web-0", node, port=10250)
+    back = c.trace(node, "web-0", port=80)
+    assert there.delivered and back.delivered
+    assert there.hops[-1].decided_by.startswith("local ")
+    assert back.listener == "nginx"
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_node_to_pod_on_another_node(kubenet2, plugin):
+    c = with_plugin(kubenet2, plugin)
+    t = c.trace(c.nodes[0].name, "api-0", port=8080)
+    assert t.delivered == (plugin != "none")
+
+
+@pytest.mark.parametrize("plugin,snat_to_node", [
+    ("kubenet", True), ("azure-cni", False), ("azure-cni-bridge", False), ("azure-cni-overlay", True), ("none", True),
+])
+def test_pod_to_vnet_host_snat_depends_on_plugin(kubenet2, plugin, snat_to_node):
+    c = with_plugin(kubenet2, plugin)
+    t = c.trace("web-0", "vnet-vm", port=443)
+    assert t.delivered
+    node_ip = str(c.pods["web-0"].node.ip)
+    assert (str(t.hops[-1].packet.src) == node_ip) == snat_to_node
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_pod_to_internet_is_snated_to_node_then_public_ip(kubenet2, plugin):
+    c = with_plugin(kubenet2, plugin)
+    t = c.trace("web-0", "internet", port=443)
+    assert t.delivered
+    node_ip = str(c.pods["web-0"].node.ip)
+    assert t.nat[0].startswith("SNAT (MASQUERADE)") and t.nat[0].endswith(f"-> {node_ip}")
+    assert str(t.hops[-1].packet.src) == "203.0.113.10"
+    masq = [h for h in t.hops if h.nat and "MASQUERADE" in h.nat][0]
+    assert masq.decided_by.endswith("-j MASQUERADE")
+
+
+@pytest.mark.parametrize("plugin,reachable", [
+    ("kubenet", False), ("azure-cni", True), ("azure-cni-bridge", True), ("azure-cni-overlay", False), ("none", False),
+])
+@pytest.mark.parametrize("source", ["peered-vm", "onprem-host", "vnet-vm"])
+def test_outside_hosts_reach_pods_only_with_azure_cni(kubenet2, plugin, reachable, source):
+    c = with_plugin(kubenet2, plugin)
+    t = c.trace(source, "api-0", port=8080)
+    assert t.delivered == reachable, t
+
+
+def test_kubenet_peered_drop_explains_route_table_scope(kubenet2):
+    t = kubenet2.trace("peered-vm", "api-0", port=8080)
+    assert "Only the route table attached to the node subnet" in t.reason
+    assert t.hops[-1].decided_by.split()[:3] == ["Default", "Active", "10.0.0.0/8"]
+
+
+def test_internet_cannot_reach_private_pod_addresses(kubenet2):
+    t = kubenet2.trace("internet", "web-0")
+    assert t.verdict is nl.Verdict.DROPPED and "LoadBalancer Service" in t.reason
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_every_decided_by_line_is_in_a_printed_table(kubenet2, plugin):
+    c = with_plugin(kubenet2, plugin)
+    tables = _printed_tables(c)
+    for src, dst in [("web-0", "api-0"), ("web-0", "web-1"), ("web-0", "internet"), ("web-0", "vnet-vm")]:
+        for hop in c.trace(src, dst).hops:
+            if hop.table.startswith(("ip route (", "iptables-save", "az network", "effective routes (node")):
+                assert hop.decided_by in tables, (hop.table, hop.decided_by)
+
+
+def test_trace_by_address_equals_trace_by_name(kubenet2):
+    a = kubenet2.trace("web-0", "api-0")
+    b = kubenet2.trace("web-0", "10.244.1.2")
+    assert [h.decided_by for h in a.hops] == [h.decided_by for h in b.hops]
+
+
+def test_trace_is_deterministic(kubenet2):
+    assert str(kubenet2.trace("web-0", "internet")) == str(kubenet2.trace("web-0", "internet"))
+
+
+def test_trace_text_and_html(kubenet2):
+    t = kubenet2.trace("web-0", "api-0", port=8080)
+    text = str(t)
+    assert text.startswith("trace pod web-0 (10.244.0.2) -> pod api-0 (10.244.1.2), tcp/8080")
+    assert text.splitlines()[-1] == "verdict: delivered: delivered to pod api-0 (10.244.1.2)"
+    html = t._repr_html_()
+    assert html.count("<tr>") == len(t.hops) + 1
+    assert "VirtualAppliance" in html
+
+
+def test_hop_packet_shows_the_header_at_that_point(kubenet2):
+    t = kubenet2.trace("web-0", "internet", port=443)
+    srcs = [str(h.packet.src) for h in t.hops]
+    assert srcs[0] == "10.244.0.2" and srcs[-1] == "203.0.113.10"
+    assert all(h.packet.dport == 443 for h in t.hops)
