@@ -30,6 +30,19 @@ from .errors import (
 )
 from .compare import Comparison, compare_plugins
 from .model import CniMode, Container, ContainerPort, Plugin, Verdict
+from . import quiz
+
+_LAZY = {"draw_cluster": ("netlab.plot", "draw_cluster")}
+
+
+def __getattr__(name: str):
+    """Views that need matplotlib or ipywidgets load on first use."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'netlab' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 
@@ -39,6 +52,8 @@ __all__ = [
     "Cluster",
     "Comparison",
     "compare_plugins",
+    "draw_cluster",
+    "quiz",
     "CniMode",
     "ConfigError",
     "Container",

@@ -20,6 +20,7 @@ Taught in ``notebooks/01-single-pod.ipynb`` onwards.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from rpds import HashTrieMap
 
 from . import cni, ipam, naming
 from .errors import ConfigError, DuplicateError, NodeFullError, NotFoundError, did_you_mean
-from .formats import format_ip_addr, format_pods_wide, format_route_table
+from .formats import ToolText, format_ip_addr, format_pods_wide, format_route_table
 from .model import (
     AzureRoute,
     ClusterConfig,
@@ -113,28 +114,41 @@ class Cluster:
                 f"pods_per_node={pods_per_node} is more than max_pods={cfg.max_pods}: a node runs at "
                 "most max_pods pods; raise max_pods (10-250) or lower pods_per_node"
             )
+        app, labels = (Container("app"),), (("app", "bulk"),)
         placements = [
-            [(("default", f"pod-{n}-{j}"), (Container("app"),), (("app", "bulk"),)) for j in range(pods_per_node)]
+            [(("default", f"pod-{n}-{j}"), app, labels) for j in range(pods_per_node)]
             for n in range(nodes)
         ]
         return cls._build(cfg, nodes, placements)
 
     @classmethod
     def _build(cls, cfg: ClusterConfig, nodes: int, placements: Sequence[Sequence[tuple]]) -> "Cluster":
-        """Allocate every node and pod in one pass (no per-pod copy of the cluster)."""
+        """Allocate every node and pod in one pass (no per-pod copy of the cluster).
+
+        Addresses are computed as integers (the same arithmetic as :func:`ipam.pod_ip`);
+        the garbage collector is paused while the many small values are created, since
+        none of them can form a cycle.
+        """
         ipam.check_node_count(cfg, nodes)
         node_map: dict[int, Node] = {}
         pod_map: dict[tuple[str, str], Pod] = {}
         seq = 0
-        for n in range(nodes):
-            keys = []
-            for slot, (key, containers, labels) in enumerate(placements[n] if n < len(placements) else ()):
-                ip = ipam.pod_ip(cfg, n, slot)
-                pod_map[key] = Pod(key[1], key[0], n, ip, containers, labels, seq)
-                keys.append(key)
-                seq += 1
-            node_map[n] = cls._make_node(cfg, n, tuple(keys))
-        return cls(cfg, nodes, HashTrieMap(node_map), HashTrieMap(pod_map), seq)
+        addr = ipaddress.IPv4Address
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for n in range(nodes):
+                keys = []
+                base = int(ipam.pod_ip(cfg, n, 0))
+                for slot, (key, containers, labels) in enumerate(placements[n] if n < len(placements) else ()):
+                    pod_map[key] = Pod(key[1], key[0], n, addr(base + slot), containers, labels, seq)
+                    keys.append(key)
+                    seq += 1
+                node_map[n] = cls._make_node(cfg, n, tuple(keys))
+            return cls(cfg, nodes, HashTrieMap(node_map), HashTrieMap(pod_map), seq)
+        finally:
+            if was_enabled:
+                gc.enable()
 
     @staticmethod
     def _make_node(cfg: ClusterConfig, n: int, pods: tuple = ()) -> Node:
@@ -383,15 +397,15 @@ class Cluster:
     def azure_route_table(self) -> str:
         """The route table as ``az network route-table route list ... -o table`` prints it."""
         if self.config.plugin is not Plugin.KUBENET:
-            return (f"(no route table: {self.config.plugin.value} needs none; "
-                    "only kubenet keeps one route per node)")
-        return format_route_table(self.route_table(), naming.node_resource_group(
-            self.config.name, self.config.resource_group, self.config.location))
+            return ToolText(f"(no route table: {self.config.plugin.value} needs none; "
+                            "only kubenet keeps one route per node)")
+        return ToolText(format_route_table(self.route_table(), naming.node_resource_group(
+            self.config.name, self.config.resource_group, self.config.location)))
 
     def effective_routes(self) -> str:
         """The node subnet's routes as ``az network nic show-effective-route-table -o table``
         prints them for a node's NIC: Azure's system routes, then the route table's."""
-        return self._effective_table(self.vnet_routes())[0]
+        return ToolText(self._effective_table(self.vnet_routes())[0])
 
     def _effective_table(self, routes: tuple[AzureRoute, ...]) -> tuple[str, dict]:
         key = ("eff", routes)
@@ -429,7 +443,8 @@ class Cluster:
         """
         keys = sorted(k for k in self._pods.keys() if all_namespaces or k[0] == namespace)
         if not keys:
-            return f"No resources found in {namespace} namespace." if not all_namespaces else "No resources found"
+            return ToolText(f"No resources found in {namespace} namespace." if not all_namespaces
+                            else "No resources found")
         rows = []
         for k in keys:
             p = self._pods[k]
@@ -439,7 +454,43 @@ class Cluster:
             if all_namespaces:
                 row.insert(0, p.namespace)
             rows.append(row)
-        return format_pods_wide(rows, all_namespaces)
+        return ToolText(format_pods_wide(rows, all_namespaces))
+
+    def describe(self, max_nodes: int = 6, max_pods: int = 8) -> str:
+        """The cluster in words: the text alternative to :func:`netlab.plot.draw_cluster`."""
+        cfg = self.config
+        mode = f" ({cfg.cni_mode.value} mode)" if cfg.plugin is Plugin.AZURE_CNI else ""
+        head = (f"{cfg.plugin.value}{mode} cluster {cfg.name!r}: VNet {cfg.vnet_cidr}, node subnet "
+                f"{cfg.subnet_cidr}" + (f", pod CIDR {cfg.pod_cidr}" if cfg.pod_cidr else "")
+                + f", service CIDR {cfg.service_cidr}, max {cfg.max_pods} pods per node")
+        lines = [head]
+        for nv in list(self.nodes)[:max_nodes]:
+            dp = nv.dataplane
+            if dp.bridge and dp.bridge != "azure0":
+                wiring = f"bridge {dp.bridge} {dp.interfaces[2].addresses[0]}"
+            elif dp.bridge == "azure0":
+                wiring = "bridge azure0 (holds the node address, eth0 enslaved)"
+            else:
+                wiring = "no bridge: a /32 route per pod"
+            extra = f", pods from {nv.pod_cidr}" if nv.pod_cidr is not None and cfg.plugin is not Plugin.NONE else ""
+            lines.append(f"node {nv.name}: eth0 {nv.ip}, {wiring}{extra}")
+            pods = self.pods_on(nv.index)
+            for p in pods[:max_pods]:
+                veth = cni.host_veth_name(cfg, p)
+                conts = ", ".join(c.name + (" (" + ", ".join(f"{q.protocol.lower()}/{q.port}" for q in c.ports) + ")"
+                                            if c.ports else "") for c in p.containers)
+                where = f"on {dp.bridge}" if dp.bridge else "routed"
+                lines.append(f"  pod {p.namespace}/{p.name} {p.ip}: eth0 <-> {veth} ({where}); containers: {conts}")
+            if len(pods) > max_pods:
+                lines.append(f"  ... and {len(pods) - max_pods} more pods")
+        if self.node_count > max_nodes:
+            lines.append(f"... and {self.node_count - max_nodes} more nodes")
+        if cfg.plugin is Plugin.KUBENET:
+            rt = self.route_table()
+            shown = ", ".join(f"{r.address_prefix} -> {r.next_hop_ip}" for r in rt[:max_nodes])
+            more = f", ... ({len(rt)} routes)" if len(rt) > max_nodes else ""
+            lines.append(f"Azure route table {naming.route_table_name(cfg.name, cfg.resource_group)}: {shown}{more}")
+        return ToolText("\n".join(lines))
 
     def trace(self, src: str, dst: str, port: int = 80, protocol: str = "tcp"):
         """Walk one packet from ``src`` to ``dst`` (names or addresses); see :mod:`netlab.trace`."""
@@ -537,16 +588,16 @@ class NodeView:
 
     def ip_route(self) -> str:
         """``ip route`` on the node."""
-        return format_ip_route(self.routes)
+        return ToolText(format_ip_route(self.routes))
 
     def ip_addr(self) -> str:
         """``ip addr`` on the node."""
         uplink = "azure0" if self.dataplane.bridge == "azure0" else "eth0"
-        return format_ip_addr(self.interfaces, metric_on=uplink)
+        return ToolText(format_ip_addr(self.interfaces, metric_on=uplink))
 
     def iptables_nat(self) -> str:
         """The nat rules that decide SNAT of pod traffic leaving the node (``iptables-save -t nat`` lines)."""
-        return "\n".join(r.line for r in self.dataplane.nat)
+        return ToolText("\n".join(r.line for r in self.dataplane.nat))
 
     def __repr__(self) -> str:
         extra = f", pods {self.pod_cidr}" if self.pod_cidr else ""
@@ -583,11 +634,11 @@ class PodView:
 
     def ip_route(self) -> str:
         """``ip route`` inside the pod's network namespace."""
-        return format_ip_route(self.routes)
+        return ToolText(format_ip_route(self.routes))
 
     def ip_addr(self) -> str:
         """``ip addr`` inside the pod's network namespace."""
-        return format_ip_addr(self.interfaces)
+        return ToolText(format_ip_addr(self.interfaces))
 
     def __repr__(self) -> str:
         return f"<Pod {self.namespace}/{self.name} {self.ip} on {self._c._nodes[self.pod.node].name}>"

@@ -15,6 +15,21 @@ from .model import AzureRoute, Interface
 from .routing import format_kubectl, format_table
 
 
+class ToolText(str):
+    r"""Text a tool prints. It is a ``str``; in Jupyter it shows as the text itself, not a quoted string.
+
+    >>> ToolText("a\nb")
+    a
+    b
+    """
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's plain-text display
+        p.text(str(self))
+
+
 def eui64_link_local(mac: str) -> str:
     """The IPv6 link-local address the kernel derives from a MAC (modified EUI-64)."""
     b = [int(x, 16) for x in mac.split(":")]

@@ -1,0 +1,287 @@
+"""Diagrams of a cluster, drawn from the same model the traces walk.
+
+``draw_cluster`` draws nodes, pods (with their containers), veth pairs, the bridge
+or the per-pod routes, the node NICs and the Azure VNet (with kubenet's route
+table); pass a :class:`~netlab.trace.Trace` to overlay its hops as numbered arrows.
+Colours are from the Okabe-Ito palette (safe for colour-blind readers) on a white
+figure, which stays readable in a dark JupyterLab theme.
+
+matplotlib is imported only here, so ``import netlab`` stays light.
+
+Example:
+    >>> import netlab as nl
+    >>> from netlab.plot import draw_cluster
+    >>> c = nl.Cluster.aks("kubenet", nodes=1).add_pod("web-0")
+    >>> fig = draw_cluster(c)
+    >>> "web-0" in [t.get_text().splitlines()[0] for t in fig.axes[0].texts]
+    True
+
+Taught in ``notebooks/01-single-pod.ipynb`` onwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import cni, naming
+from .model import Plugin
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+    from .trace import Trace
+
+# Okabe-Ito
+BLUE, ORANGE, GREEN, VERMILION, SKY, PURPLE, YELLOW, GREY = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#999999")
+INK = "#222222"
+MAX_NODES, MAX_PODS = 6, 6
+
+NODE_W, NODE_H, GAP = 5.2, 4.6, 0.7
+VNET_H = 0.9
+
+
+@dataclass
+class Layout:
+    """Where each element was drawn, so a trace can point at it (and tests can check it)."""
+
+    pods: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    bridges: dict[int, tuple[float, float]] = field(default_factory=dict)
+    nics: dict[int, tuple[float, float]] = field(default_factory=dict)
+    vnet: tuple[float, float] = (0.0, 0.0)
+    hosts: dict[str, tuple[float, float]] = field(default_factory=dict)
+    hidden_pods: int = 0
+    hidden_nodes: int = 0
+
+
+def _box(ax, x, y, w, h, fc, ec=INK, lw=1.2, r=0.08, z=1, alpha=1.0):
+    from matplotlib.patches import FancyBboxPatch
+
+    p = FancyBboxPatch((x, y), w, h, boxstyle=f"round,pad=0.02,rounding_size={r}", fc=fc, ec=ec, lw=lw,
+                       zorder=z, alpha=alpha)
+    ax.add_patch(p)
+    return p
+
+
+def _text(ax, x, y, s, size=8, **kw):
+    kw.setdefault("ha", "center")
+    kw.setdefault("va", "center")
+    kw.setdefault("color", INK)
+    return ax.text(x, y, s, fontsize=size, zorder=6, **kw)
+
+
+def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = None,
+                 max_nodes: int = MAX_NODES, max_pods: int = MAX_PODS):
+    """Draw the cluster (and a trace on top of it). Returns the matplotlib Figure.
+
+    Args:
+        cluster: the cluster to draw.
+        trace: optional trace whose hops are drawn as numbered arrows.
+        ax: an existing Axes to draw into; a new figure is made when ``None``.
+        max_nodes, max_pods: larger clusters are summarised ("+N more").
+    """
+    cfg = cluster.config
+    shown = min(cluster.node_count, max_nodes)
+    width = shown * (NODE_W + GAP) + (3.6 if cfg.plugin is Plugin.KUBENET else 0.6) + 2.4
+    if ax is None:
+        # A bare Figure (not pyplot): Jupyter shows it once, and nothing global keeps it alive.
+        fig = _figure_class()(figsize=(min(2.0 + width * 1.25, 22), 7.2), facecolor="white")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    ax.set_facecolor("white")
+    lay = Layout(hidden_nodes=cluster.node_count - shown)
+    bridge = cni.bridge_name(cfg)
+
+    for i in range(shown):
+        node = cluster.nodes[i]
+        x0, y0 = i * (NODE_W + GAP), 0.0
+        _box(ax, x0, y0, NODE_W, NODE_H, "#f4f4f4", lw=1.6, z=0)
+        _text(ax, x0 + NODE_W / 2, y0 + NODE_H - 0.22, f"node {node.name}", 8, weight="bold")
+        sub = f"pods {node.pod_cidr}" if node.pod_cidr is not None and cfg.plugin is not Plugin.NONE else (
+            f"reserves {node.ip + 1} - {node.ip + cfg.max_pods}" if cfg.plugin is Plugin.AZURE_CNI else "")
+        if sub:
+            _text(ax, x0 + NODE_W / 2, y0 + NODE_H - 0.5, sub, 7, color="#444444")
+        # NIC
+        nic_x, nic_y = x0 + NODE_W / 2, y0 + 0.3
+        uplink = "azure0 + eth0" if bridge == "azure0" else "eth0"
+        _box(ax, nic_x - 1.0, nic_y - 0.22, 2.0, 0.44, SKY, z=2)
+        _text(ax, nic_x, nic_y, f"{uplink} {node.ip}", 7.5)
+        lay.nics[i] = (nic_x, nic_y)
+        # bridge or routed
+        br_y = y0 + 1.35
+        if bridge:
+            gw = node.dataplane.interfaces[2].addresses[0] if bridge != "azure0" else None
+            label = f"bridge {bridge} {gw}" if gw else f"bridge {bridge} (eth0 enslaved)"
+            _box(ax, x0 + 0.3, br_y - 0.2, NODE_W - 0.6, 0.4, ORANGE, z=2)
+            _text(ax, x0 + NODE_W / 2, br_y, label, 7.5)
+            ax.plot([nic_x, nic_x], [nic_y + 0.22, br_y - 0.2], color=INK, lw=1.2, zorder=1)
+        else:
+            _text(ax, x0 + NODE_W / 2, br_y, "routing: one /32 route per pod to its azv veth", 7, style="italic")
+            ax.plot([nic_x, nic_x], [nic_y + 0.22, br_y - 0.25], color=INK, lw=1.2, zorder=1, ls=":")
+        lay.bridges[i] = (x0 + NODE_W / 2, br_y)
+        # pods
+        pods = cluster.pods_on(i)
+        visible = pods[:max_pods]
+        lay.hidden_pods += len(pods) - len(visible)
+        n = max(len(visible), 1)
+        pw = min(1.55, (NODE_W - 0.3) / n - 0.12)
+        for j, pod in enumerate(visible):
+            px = x0 + 0.2 + j * ((NODE_W - 0.4) / n) + ((NODE_W - 0.4) / n - pw) / 2
+            py = y0 + 2.3
+            ph = 1.55
+            _box(ax, px, py, pw, ph, "#e8f1f8" if pod.namespace == "default" else "#f3e6ee", ec=BLUE, z=2)
+            conts = ", ".join(ct.name + (":" + "/".join(str(p.port) for p in ct.ports) if ct.ports else "")
+                              for ct in pod.containers)
+            size = 7 if pw > 1.2 else 6
+            _text(ax, px + pw / 2, py + ph - 0.2, pod.name, size + 0.5, weight="bold")
+            _text(ax, px + pw / 2, py + ph - 0.48, str(pod.ip), size)
+            _text(ax, px + pw / 2, py + 0.72, _wrap(conts, 18 if pw > 1.2 else 12), size - 1, color="#333333")
+            # pod eth0 and the veth to the node
+            ex, ey = px + pw / 2, py + 0.15
+            _box(ax, ex - 0.28, ey - 0.12, 0.56, 0.24, GREEN, z=3)
+            _text(ax, ex, ey, "eth0", 6.5, color="white")
+            host = cni.host_veth_name(cfg, pod)
+            ax.plot([ex, ex], [ey - 0.12, br_y + (0.2 if bridge else 0.12)], color=GREEN, lw=2, zorder=1)
+            _text(ax, ex, (ey + br_y) / 2 - 0.05, host if len(host) <= 12 else host[:9] + "…", 5.5,
+                  color=INK, rotation=90, ha="right")
+            lay.pods[pod.key] = (px + pw / 2, py + ph / 2)
+        if len(pods) > len(visible):
+            _text(ax, x0 + NODE_W - 0.35, y0 + 2.1, f"+{len(pods) - len(visible)} more", 7, ha="right")
+
+    # VNet and route table
+    right = shown * (NODE_W + GAP) - GAP
+    vy = -1.25
+    _box(ax, -0.1, vy - VNET_H / 2, right + 0.2, VNET_H, "#ddeef6", ec=BLUE, z=0)
+    vnet = naming.vnet_name(cfg.name, cfg.resource_group)
+    _text(ax, right / 2, vy + 0.12, f"Azure VNet {vnet}  {cfg.vnet_cidr}", 8, weight="bold")
+    _text(ax, right / 2, vy - 0.2, f"node subnet aks-subnet {cfg.subnet_cidr}"
+          + (f"   |   pod CIDR {cfg.pod_cidr} (not in the VNet)" if cfg.pod_cidr else "")
+          + ("   |   pods are VNet addresses" if cfg.plugin is Plugin.AZURE_CNI else ""), 7)
+    lay.vnet = (right / 2, vy)
+    for i in range(shown):
+        nx, ny = lay.nics[i]
+        ax.plot([nx, nx], [ny - 0.22, vy + VNET_H / 2], color=BLUE, lw=1.5, zorder=0)
+    if lay.hidden_nodes:
+        _text(ax, right + 0.3, NODE_H / 2, f"+{lay.hidden_nodes} more nodes", 8, ha="left")
+    if cfg.plugin is Plugin.KUBENET:
+        rx = right + 0.5
+        routes = cluster.route_table()[:8]
+        rows = [f"{r.address_prefix} -> {r.next_hop_ip}" for r in routes]
+        if len(cluster.route_table()) > 8:
+            rows.append(f"... {len(cluster.route_table()) - 8} more")
+        h = 0.45 + 0.26 * len(rows)
+        _box(ax, rx, vy - 0.45, 3.2, h, YELLOW, z=1)
+        _text(ax, rx + 1.6, vy - 0.45 + h - 0.2, "route table (UDR)", 7.5, weight="bold")
+        used = set()
+        if trace is not None:
+            used = {h.decided_by for h in trace.hops if h.table.startswith("az network route-table")}
+        for k, row in enumerate(rows):
+            hit = k < len(routes) and cluster.route_table_line(routes[k]) in used
+            _text(ax, rx + 1.6, vy - 0.45 + h - 0.46 - 0.26 * k, row + ("  <- used" if hit else ""), 6.8,
+                  family="monospace", weight="bold" if hit else "normal", color=BLUE if hit else INK)
+    if trace is not None:
+        _draw_trace(ax, cluster, trace, lay)
+    ax.set_xlim(-0.5, width)
+    ax.set_ylim(-2.6 if trace is None else -3.0, NODE_H + 0.5)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    title = {Plugin.KUBENET: "kubenet (AKS basic networking)", Plugin.AZURE_CNI: f"Azure CNI ({cfg.cni_mode.value} mode)",
+             Plugin.AZURE_CNI_OVERLAY: "Azure CNI Overlay", Plugin.NONE: "no network plugin: a stand-alone bridge per node"}
+    ax.set_title(title[cfg.plugin], fontsize=11, color=INK)
+    fig.netlab_layout = lay  # type: ignore[attr-defined]
+    return fig
+
+
+_FIGURE_CLASS = None
+
+
+def _figure_class():
+    """A matplotlib Figure that Jupyter shows as a PNG without pyplot (made once, on first use)."""
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        from io import BytesIO
+
+        from matplotlib.figure import Figure
+
+        class NetlabFigure(Figure):
+            def _repr_png_(self) -> bytes:
+                buf = BytesIO()
+                self.savefig(buf, format="png", dpi=80, bbox_inches="tight", facecolor="white")
+                return buf.getvalue()
+
+        _FIGURE_CLASS = NetlabFigure
+    return _FIGURE_CLASS
+
+
+def _wrap(text: str, width: int) -> str:
+    words, lines, cur = text.split(", "), [], ""
+    for w in words:
+        if cur and len(cur) + len(w) + 2 > width:
+            lines.append(cur + ",")
+            cur = w
+        else:
+            cur = f"{cur}, {w}" if cur else w
+    lines.append(cur)
+    return "\n".join(lines[:3])
+
+
+def _hop_points(cluster: "Cluster", hop, lay: Layout, prev: tuple[float, float] | None) -> list[tuple[float, float]]:
+    """The drawn positions a hop passes: where it came in and where it leaves."""
+    place = hop.place
+    if place.startswith("pod "):
+        ns, _, name = place[4:].partition("/")
+        p = lay.pods.get((ns, name))
+        return [p] if p else []
+    if place.startswith("node "):
+        try:
+            i = cluster._node_index(place[5:])
+        except Exception:  # noqa: BLE001 - a node beyond the drawn ones
+            return []
+        if i not in lay.bridges:
+            return []
+        parts = dict(p.strip().split(" ", 1) for p in hop.interface.split(",") if " " in p.strip())
+        out = []
+        for key in ("in", "out"):
+            dev = parts.get(key)
+            if dev is None:
+                continue
+            dev = dev.split()[0]
+            out.append(lay.nics[i] if dev in ("eth0", "azure0") else lay.bridges[i])
+        return out or [lay.bridges[i]]
+    if place.startswith("Azure VNet"):
+        x = prev[0] if prev is not None else lay.vnet[0]
+        return [(x, lay.vnet[1])]
+    if place not in lay.hosts:
+        x = lay.vnet[0] * 2 + 1.0 + 2.0 * len(lay.hosts)
+        lay.hosts[place] = (x, -2.4)
+    return [lay.hosts[place]]
+
+
+def _draw_trace(ax, cluster: "Cluster", trace: "Trace", lay: Layout) -> None:
+    pts: list[tuple[float, float, int]] = []
+    last = None
+    for no, hop in enumerate(trace.hops, 1):
+        if (hop.place, hop.interface) == last:  # a second decision at the same spot (nat after routing)
+            continue
+        last = (hop.place, hop.interface)
+        for x, y in _hop_points(cluster, hop, lay, pts[-1][:2] if pts else None):
+            if not pts or pts[-1][:2] != (x, y):
+                pts.append((x, y, no))
+    for key, (x, y) in lay.hosts.items():
+        _box(ax, x - 0.95, y - 0.25, 1.9, 0.5, "#eeeeee", ec=GREY, z=2)
+        _text(ax, x, y, key.replace("VM in ", "").replace("host ", ""), 6.5)
+    colour = {"delivered": BLUE, "dropped": VERMILION}.get(trace.verdict.value, PURPLE)
+    for k in range(len(pts) - 1):
+        (x1, y1, n1), (x2, y2, n2) = pts[k], pts[k + 1]
+        ax.annotate("", xy=(x2, y2), xytext=(x1, y1), zorder=7,
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=2.2, shrinkA=6, shrinkB=6,
+                                    connectionstyle="arc3,rad=0.15"))
+        if n2 != n1:
+            _text(ax, (x1 + x2) / 2 + 0.18, (y1 + y2) / 2 + 0.12, str(n2), 7.5, color="white", weight="bold",
+                  bbox=dict(boxstyle="circle,pad=0.2", fc=colour, ec="none"))
+    if trace.verdict.value == "dropped" and pts:
+        x, y, _ = pts[-1]
+        _text(ax, x + 0.3, y - 0.3, "X dropped", 9, color=VERMILION, weight="bold", ha="left")
+    ax.text(0, -2.95, f"{trace.source} -> {trace.destination}: {trace.verdict.value}", fontsize=8.5, color=colour,
+            ha="left", va="center", zorder=6, weight="bold")
