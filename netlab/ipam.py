@@ -177,6 +177,11 @@ def make_config(
     create such a cluster; pass the range yourself to choose).
     """
     plugin = parse_plugin(plugin)
+    if nodes > AKS_NODE_LIMIT:
+        raise ConfigError(
+            f"{nodes} nodes is more than AKS supports: a cluster holds at most "
+            f"{AKS_NODE_LIMIT} nodes; split the workload over several clusters"
+        )
     try:
         cni_mode = CniMode(cni_mode)
     except ValueError:
