@@ -29,7 +29,7 @@ from typing import Any
 
 from rpds import HashTrieMap
 
-from . import cni, ipam, naming
+from . import cni, ipam, naming, services
 from .errors import ConfigError, DuplicateError, NodeFullError, NotFoundError, did_you_mean
 from .formats import ToolText, format_ip_addr, format_pods_wide, format_route_table
 from .model import (
@@ -37,6 +37,7 @@ from .model import (
     ClusterConfig,
     CniMode,
     Container,
+    ProxyMode,
     IPv4Address,
     Node,
     Plugin,
@@ -67,7 +68,8 @@ class Cluster:
     _nodes: Any = field(repr=False)  # HashTrieMap[int, Node]
     _pods: Any = field(repr=False)  # HashTrieMap[(namespace, name), Pod]
     _next_seq: int = 0
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _services: Any = field(default=HashTrieMap(), repr=False)  # HashTrieMap[(namespace, name), ServiceEntry]
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -145,7 +147,8 @@ class Cluster:
                     keys.append(key)
                     seq += 1
                 node_map[n] = cls._make_node(cfg, n, tuple(keys))
-            return cls(cfg, nodes, HashTrieMap(node_map), HashTrieMap(pod_map), seq)
+            return cls(cfg, nodes, HashTrieMap(node_map), HashTrieMap(pod_map), seq,
+                       services.default_services(cfg))
         finally:
             if was_enabled:
                 gc.enable()
@@ -196,16 +199,16 @@ class Cluster:
         slot = ipam.free_slot(self.config, n, old.name, used, name)
         pod = Pod(name, namespace, n, ipam.pod_ip(self.config, n, slot), conts, lab, self._next_seq)
         new_node = dataclasses.replace(old, pods=old.pods + (key,))
-        return Cluster(self.config, self.node_count, self._nodes.insert(n, new_node),
-                       self._pods.insert(key, pod), self._next_seq + 1)
+        return dataclasses.replace(self, _nodes=self._nodes.insert(n, new_node),
+                                   _pods=self._pods.insert(key, pod), _next_seq=self._next_seq + 1)
 
     def remove_pod(self, name: str, namespace: str = "default") -> "Cluster":
         """A new cluster without the pod (its address becomes free again)."""
         pod = self._pod(name, namespace)
         old = self._nodes[pod.node]
         new_node = dataclasses.replace(old, pods=tuple(k for k in old.pods if k != pod.key))
-        return Cluster(self.config, self.node_count, self._nodes.insert(pod.node, new_node),
-                       self._pods.remove(pod.key), self._next_seq)
+        return dataclasses.replace(self, _nodes=self._nodes.insert(pod.node, new_node),
+                                   _pods=self._pods.remove(pod.key))
 
     def add_node(self, count: int = 1) -> "Cluster":
         """A new cluster with ``count`` more (empty) nodes."""
@@ -216,7 +219,7 @@ class Cluster:
         nodes = self._nodes
         for n in range(self.node_count, total):
             nodes = nodes.insert(n, self._make_node(self.config, n))
-        return Cluster(self.config, total, nodes, self._pods, self._next_seq)
+        return dataclasses.replace(self, node_count=total, _nodes=nodes)
 
     def with_plugin(self, plugin: "Plugin | str", **settings: Any) -> "Cluster":
         """The same nodes and pods under another plugin, re-addressed from scratch.
@@ -252,14 +255,104 @@ class Cluster:
                 )
         return Cluster._build(new_cfg, self.node_count, placements)
 
+    # ----------------------------------------------------------------- services
+    def add_service(
+        self,
+        name: str,
+        selector: Mapping[str, str] | None = None,
+        ports: Any = (80,),
+        type: str = "ClusterIP",  # noqa: A002 - the API's own field name
+        *,
+        namespace: str = "default",
+        external_traffic_policy: str | None = None,
+        internal_traffic_policy: str = "Cluster",
+        session_affinity: str = "None",
+        session_affinity_timeout: int | None = None,
+        cluster_ip: str | None = None,
+        load_balancer_source_ranges: Sequence[str] | None = None,
+        external_ips: Sequence[str] | None = None,
+    ) -> "Cluster":
+        """A new cluster with one more Service.
+
+        ``ports`` takes numbers (``[80]``) or dicts with ``name``, ``port``, ``targetPort``
+        (a number or a container port's name), ``protocol`` and ``nodePort``. The
+        ClusterIP, NodePorts, the health-check node port (LoadBalancer with ``Local``
+        policy) and the load balancer's public IP are allocated unless given.
+
+        >>> c = Cluster.aks("kubenet").add_service("web", selector={"app": "web"}, ports=[80], type="NodePort")
+        >>> c.services["web"].ports[0].node_port
+        31734
+        """
+        return services.add_service(
+            self, name, selector, ports, type, namespace=namespace,
+            external_traffic_policy=external_traffic_policy, internal_traffic_policy=internal_traffic_policy,
+            session_affinity=session_affinity, session_affinity_timeout=session_affinity_timeout,
+            cluster_ip=cluster_ip, load_balancer_source_ranges=load_balancer_source_ranges,
+            external_ips=external_ips,
+        )
+
+    def remove_service(self, name: str, namespace: str = "default") -> "Cluster":
+        """A new cluster without the Service (its ClusterIP and NodePorts become free)."""
+        entry = self._service(name, namespace)
+        return dataclasses.replace(self, _services=self._services.remove(entry.key))
+
+    def with_proxy_mode(self, mode: "ProxyMode | str") -> "Cluster":
+        """The same cluster with kube-proxy in another mode: ``iptables`` (the default),
+        ``ipvs`` (deprecated in 1.35), ``nftables`` (GA in 1.33) or ``userspace`` (removed in 1.26)."""
+        try:
+            mode = ProxyMode(mode)
+        except ValueError:
+            names = ", ".join(repr(m.value) for m in ProxyMode)
+            raise ConfigError(f"kube-proxy has no mode {mode!r}: choose one of {names}"
+                              + did_you_mean(str(mode), [m.value for m in ProxyMode])) from None
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, proxy_mode=mode))
+
+    @property
+    def proxy_mode(self) -> ProxyMode:
+        return self.config.proxy_mode
+
+    @property
+    def services(self) -> "ServicesView":
+        """The Services, by name (``"web"``) or ``"namespace/name"``."""
+        return ServicesView(self)
+
+    def _service(self, name: str, namespace: str | None = None) -> "services.ServiceEntry":
+        ns, _, nm = name.rpartition("/") if "/" in name else (namespace or "default", "", name)
+        entry = self._services.get((ns, nm))
+        if entry is None:
+            names = [n for (_, n) in self._services.keys()]
+            raise NotFoundError(f"there is no Service {nm!r} in namespace {ns}.{did_you_mean(nm, names)}")
+        return entry
+
+    def api_objects(self) -> dict[str, Any]:
+        """Services and EndpointSlices as ``kubectl get svc,endpointslices -A -o json`` prints them."""
+        hit = self._cache.get("api")
+        if hit is None:
+            items: list[dict[str, Any]] = []
+            entries = sorted(self._services.values(), key=lambda e: e.key)
+            for e in entries:
+                items.append(services.service_object(e))
+            for e in entries:
+                items.extend(services.endpoint_slices(self, e))
+            hit = {"apiVersion": "v1", "kind": "List", "items": items}
+            self._cache["api"] = hit
+        return hit
+
+    def kubectl_get_svc(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
+        """Services as ``kubectl get svc -o wide`` (``all_namespaces=True`` for ``-A``)."""
+        return ToolText(services.format_get_svc(self, namespace, all_namespaces))
+
+    def kubectl_get_endpointslices(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
+        """EndpointSlices as ``kubectl get endpointslices``."""
+        return ToolText(services.format_get_endpointslices(self, namespace, all_namespaces))
+
     def with_cni_mode(self, mode: "CniMode | str") -> "Cluster":
         """Azure CNI in ``transparent`` (default) or ``bridge`` mode, same addresses."""
         try:
             mode = CniMode(mode)
         except ValueError:
             raise ConfigError(f"unknown Azure CNI mode {mode!r}: choose 'transparent' or 'bridge'") from None
-        return Cluster(dataclasses.replace(self.config, cni_mode=mode), self.node_count,
-                       self._nodes, self._pods, self._next_seq)
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, cni_mode=mode))
 
     # ----------------------------------------------------------------- lookups
     @property
@@ -557,6 +650,26 @@ class PodsView(Mapping):
     def __repr__(self) -> str:
         names = list(self)
         return f"<{len(names)} pods: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''}>"
+
+
+class ServicesView(Mapping):
+    """The Services of a cluster by name: ``c.services["web"]``, ``c.services["kube-system/kube-dns"]``."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._c = cluster
+
+    def __getitem__(self, name: str) -> "services.ServiceView":
+        return services.ServiceView(self._c, self._c._service(name))
+
+    def __iter__(self) -> Iterator[str]:
+        for ns, name in sorted(self._c._services.keys()):
+            yield name if ns == "default" else f"{ns}/{name}"
+
+    def __len__(self) -> int:
+        return len(self._c._services)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} Services: {', '.join(self)}>"
 
 
 class NodeView:

@@ -61,6 +61,22 @@ class CniMode(str, enum.Enum):
         return self.value
 
 
+class ProxyMode(str, enum.Enum):
+    """How kube-proxy implements Services on each node.
+
+    ``userspace`` was removed in Kubernetes 1.26, ``nftables`` is GA since 1.33 and
+    ``ipvs`` is deprecated since 1.35; ``iptables`` is still the default on Linux.
+    """
+
+    USERSPACE = "userspace"
+    IPTABLES = "iptables"
+    IPVS = "ipvs"
+    NFTABLES = "nftables"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Verdict(str, enum.Enum):
     """How a traced packet ended."""
 
@@ -197,6 +213,7 @@ class ClusterConfig:
     dns_service_ip: IPv4Address
     max_pods: int
     cni_mode: CniMode = CniMode.TRANSPARENT
+    proxy_mode: ProxyMode = ProxyMode.IPTABLES
     node_pool: str = "nodepool1"
     resource_group: str = "netlab-rg"
     location: str = "westeurope"

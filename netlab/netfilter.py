@@ -151,7 +151,17 @@ class Match:
 
 
 def _address_save(value: Address | Network) -> str:
-    return str(net(value))
+    if isinstance(value, ipaddress.IPv4Address):
+        return f"{value}/32"
+    if isinstance(value, ipaddress.IPv6Address):
+        return f"{value}/128"
+    return str(value)
+
+
+def _contains(where: Address | Network, address: Address) -> bool:
+    if isinstance(where, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return where == address
+    return address.version == where.version and address in where
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +429,10 @@ class Statistic(Match):
                 f"netlab models '-m statistic --mode random' only, not mode {self.mode!r}; "
                 "kube-proxy never uses '--mode nth'"
             )
-        value = float(self.probability)
+        try:
+            value = float(self.probability)
+        except ValueError:
+            value = -1.0
         if not 0.0 <= value <= 1.0:
             raise ConfigError(
                 f"--probability must be between 0 and 1, not {self.probability}; "
@@ -645,20 +658,29 @@ def format_save(rule: Rule) -> str:
         '-A KUBE-SVC-X ! -s 10.244.0.0/16 -d 10.0.0.12/32 -p tcp -m comment --comment "ns/web cluster IP" -m tcp --dport 80 -j KUBE-MARK-MASQ'
     """
     parts = ["-A", rule.chain]
-    for kind in _SAVE_FIRST:
-        for match in rule.matches:
-            if type(match) is kind:
-                parts.extend(match.save_args())
-    port_options = sorted(
-        (m for m in rule.matches if isinstance(m, PortOption)),
-        key=lambda m: 0 if m.option == "sport" else 1,
-    )
-    modules = {m.name for m in rule.matches if isinstance(m, MatchModule)}
-    protocol = next((m.name for m in rule.matches if isinstance(m, Protocol)), None)
-    implicit_done = False
+    first: list[list[Match]] = [[] for _ in _SAVE_FIRST]
+    rest: list[Match] = []
+    port_options: list[PortOption] = []
+    modules: set[str] = set()
+    protocol = None
     for match in rule.matches:
-        if isinstance(match, _SAVE_FIRST):
+        kind = type(match)
+        if kind in _SAVE_FIRST:
+            first[_SAVE_FIRST.index(kind)].append(match)
+            if kind is Protocol:
+                protocol = match.name  # type: ignore[attr-defined]
             continue
+        if kind is PortOption:
+            port_options.append(match)  # type: ignore[arg-type]
+        elif kind is MatchModule:
+            modules.add(match.name)  # type: ignore[attr-defined]
+        rest.append(match)
+    for group in first:
+        for match in group:
+            parts.extend(match.save_args())
+    port_options.sort(key=lambda m: 0 if m.option == "sport" else 1)
+    implicit_done = False
+    for match in rest:
         if isinstance(match, MatchModule):
             parts.extend(match.save_args())
             if match.name in ("tcp", "udp", "sctp"):
@@ -779,14 +801,16 @@ class IPSet:
         key: list[object] = []
         for dim, flag in zip(dims, flags):
             if flag not in ("src", "dst"):
-                raise ConfigError(f"ipset flags are 'src' or 'dst', not {flag!r}")
+                raise ConfigError(f"ipset flags are 'src' or 'dst', not {flag!r}; pick the packet field per dimension")
             if dim in ("ip", "net"):
                 key.append(packet.src if flag == "src" else packet.dst)
             elif dim == "port":
                 port = packet.sport if flag == "src" else packet.dport
                 key.append(port if bitmap else (packet.proto, port))
             else:
-                raise ConfigError(f"netlab does not model ipset dimension {dim!r} ({self.type})")
+                raise ConfigError(
+                    f"netlab does not model ipset dimension {dim!r} ({self.type}); use ip, port or net sets"
+                )
         if "net" not in dims:
             return tuple(key) in self.entries
         for entry in self.entries:
@@ -952,15 +976,16 @@ def _matches(match: Match, packet: Packet, ctx: Context, recent: frozenset) -> b
     """Deterministic matches; Statistic is handled by the caller."""
     if isinstance(match, (Source, Destination)):
         address = packet.src if isinstance(match, Source) else packet.dst
-        target = net(match.address)
-        inside = address.version == target.version and address in target
-        return inside != match.negate
+        return _contains(match.address, address) != match.negate
     if isinstance(match, Protocol):
         return (packet.proto == match.name) != match.negate
     if isinstance(match, MatchModule):
         if match.name in ("tcp", "udp", "sctp"):
             return packet.proto == match.name
-        raise NetlabError(f"netlab's evaluator does not model '-m {match.name}'")
+        raise NetlabError(
+            f"netlab's evaluator does not model '-m {match.name}'; as a bare module it knows tcp, udp "
+            "and sctp (use the Match classes, e.g. Conntrack or Mark, for the others)"
+        )
     if isinstance(match, PortOption):
         return match.covers(packet.dport if match.option == "dport" else packet.sport)
     if isinstance(match, (Comment, NfAcct)):
@@ -996,7 +1021,10 @@ def _matches(match: Match, packet: Packet, ctx: Context, recent: frozenset) -> b
         return _iface_matches(match.name, packet.in_interface, "in") != match.negate
     if isinstance(match, OutInterface):
         return _iface_matches(match.name, packet.out_interface, "out") != match.negate
-    raise NetlabError(f"netlab's evaluator does not model the match {type(match).__name__}")
+    raise NetlabError(
+        f"netlab's evaluator does not model the match {type(match).__name__}; "
+        "build rules from the Match classes in netlab.netfilter"
+    )
 
 
 def _split_host_port(text: str, what: str) -> tuple[Address, int | None]:
@@ -1019,7 +1047,9 @@ def _option(args: tuple[str, ...], name: str) -> str | None:
 
 def _apply_mark(mark: int, args: tuple[str, ...]) -> int:
     if len(args) != 2:
-        raise NetlabError(f"MARK needs one option and a value, not {' '.join(args)!r}")
+        raise NetlabError(
+            f"MARK needs one option and a value, not {' '.join(args)!r}; write e.g. ('--or-mark', '0x00004000')"
+        )
     option, text = args
     if "/" in text:
         value, mask = (int(t, 0) for t in text.split("/", 1))
@@ -1037,7 +1067,9 @@ def _apply_mark(mark: int, args: tuple[str, ...]) -> int:
         if option == "--set-mark":
             return (mark & ~mask & 0xFFFFFFFF) | value
         return (mark & ~mask & 0xFFFFFFFF) ^ value
-    raise NetlabError(f"netlab does not model MARK {option}")
+    raise NetlabError(
+        f"netlab does not model MARK {option}; use --or-mark, --xor-mark, --and-mark, --set-mark or --set-xmark"
+    )
 
 
 @dataclass(slots=True)
@@ -1177,7 +1209,9 @@ def evaluate(
                 if target == "DNAT":
                     to = _option(rule.target_args, "--to-destination")
                     if to is None:
-                        raise NetlabError(f"DNAT needs --to-destination: {format_restore(rule)}")
+                        raise NetlabError(
+                            f"DNAT needs --to-destination IP[:port]; add it to: {format_restore(rule)}"
+                        )
                     address, port = _split_host_port(to, "--to-destination")
                 else:
                     address = ipaddress.ip_address("127.0.0.1")
@@ -1196,7 +1230,7 @@ def evaluate(
                 if target == "SNAT":
                     to = _option(rule.target_args, "--to-source")
                     if to is None:
-                        raise NetlabError(f"SNAT needs --to-source: {format_restore(rule)}")
+                        raise NetlabError(f"SNAT needs --to-source IP[:port]; add it to: {format_restore(rule)}")
                     source, _ = _split_host_port(to, "--to-source")
                 elif ctx.masquerade_address is not None:
                     source = ctx.masquerade_address

@@ -1,0 +1,273 @@
+"""A node's packet-processing engine, hook by hook, for every proxy mode.
+
+The kernel runs a packet through netfilter hooks in a fixed order. An *engine* answers
+one question: "this packet reaches hook H on this node: how can it leave the hook?"
+It returns one :class:`Step` per possible branch (kube-proxy's random endpoint choice
+makes several), each with the exact lines that matched, in the format the mode's own
+tool prints. Every proxy mode provides an engine:
+
+* iptables mode: :class:`IptablesEngine` walks the iptables tables of the hook
+  (``nat PREROUTING``; ``filter INPUT``; ``filter FORWARD``; ``nat OUTPUT`` then
+  ``filter OUTPUT``; ``nat POSTROUTING``);
+* IPVS mode: the iptables rules IPVS mode keeps, plus the IPVS virtual servers, which
+  take a packet for a local virtual address after ``filter INPUT`` and send it on to a
+  real server (verdict ``IPVS``);
+* nftables mode: the base chains of the ``kube-proxy`` table at that hook, by priority;
+* userspace mode: iptables rules that redirect Service traffic into the kube-proxy
+  process, which ends the connection there (verdict ``PROXY``) and opens a new one.
+
+:func:`chain` runs several engines one after the other at each hook (the kube-proxy
+engine and the node's other iptables rules, such as ip-masq-agent's), and
+:func:`walk_node` drives an engine through the hooks in kernel order for one node.
+
+Example:
+    >>> from netlab.netfilter import Packet, Rule, Context
+    >>> eng = IptablesEngine((Rule("nat", "PREROUTING", (), "DNAT", ("--to-destination", "10.244.1.5:80")),))
+    >>> [s.packet.dst for s in eng.run("PREROUTING", Packet("10.244.0.9", "10.0.0.12", 40000, 80, "tcp"), Context())]
+    [IPv4Address('10.244.1.5')]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..errors import ConfigError
+from ..netfilter import Context, Packet, Rule, Ruleset, Verdict, evaluate, format_restore, format_save
+
+#: The hooks, and the iptables tables each one runs, in the kernel's priority order.
+HOOK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "PREROUTING": (("nat", "PREROUTING"),),
+    "INPUT": (("filter", "INPUT"),),
+    "FORWARD": (("filter", "FORWARD"),),
+    "OUTPUT": (("nat", "OUTPUT"), ("filter", "OUTPUT")),
+    "POSTROUTING": (("nat", "POSTROUTING"),),
+}
+
+#: Verdicts a step can end with. ACCEPT goes on to the next hook; IPVS means IPVS took
+#: a packet for a virtual server after INPUT and sends it on to a real server (route it
+#: again, then POSTROUTING); PROXY means the packet reached a local socket of the
+#: kube-proxy process, which opens a new connection of its own.
+VERDICTS = ("ACCEPT", "DROP", "REJECT", "IPVS", "PROXY")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line that decided something, and where a learner finds it.
+
+    ``tool`` names the printed table (``iptables``, ``nft``, ``ipvsadm``, ``kube-proxy``),
+    ``where`` the table and chain (``nat KUBE-SERVICES``), ``text`` the line as that
+    tool prints it, ``restore`` the same rule in ``iptables-restore`` form (iptables only).
+    """
+
+    tool: str
+    where: str
+    text: str
+    restore: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One way a packet can leave one hook.
+
+    Attributes:
+        probability: the chance of this branch (1 when nothing random decided).
+        verdict: one of :data:`VERDICTS`.
+        packet: the packet as it leaves the hook (NAT applied, mark updated).
+        lines: every line that matched, in order.
+        masqueraded: whether a MASQUERADE/SNAT rewrote the source here.
+        note: what happened, in words (for IPVS and the userspace proxy).
+    """
+
+    probability: float
+    verdict: str
+    packet: Packet
+    lines: tuple[Line, ...] = ()
+    masqueraded: bool = False
+    note: str = ""
+
+
+class Engine(Protocol):
+    """What every proxy mode's engine offers."""
+
+    def run(self, hook: str, packet: Packet, ctx: Context) -> tuple[Step, ...]:
+        """The ways ``packet`` can leave ``hook`` (probabilities add up to 1)."""
+        ...
+
+
+def check_hook(hook: str) -> None:
+    if hook not in HOOK_TABLES:
+        raise ConfigError(f"netfilter has no hook {hook!r}; use one of {', '.join(HOOK_TABLES)}")
+
+
+def _iptables_line(rule: Rule) -> Line:
+    return Line("iptables", f"{rule.table} {rule.chain}", format_save(rule), format_restore(rule))
+
+
+@dataclass(frozen=True)
+class IptablesEngine:
+    """iptables rules as an engine: each hook walks its tables in order."""
+
+    rules: tuple[Rule, ...]
+    _ruleset: Ruleset = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", tuple(self.rules))
+        object.__setattr__(self, "_ruleset", Ruleset(self.rules))
+
+    def run(self, hook: str, packet: Packet, ctx: Context) -> tuple[Step, ...]:
+        check_hook(hook)
+        steps = [Step(1.0, "ACCEPT", packet)]
+        for table, chain in HOOK_TABLES[hook]:
+            nxt: list[Step] = []
+            for s in steps:
+                if s.verdict != "ACCEPT":
+                    nxt.append(s)
+                    continue
+                for o in evaluate(self._ruleset, table, chain, s.packet, ctx):
+                    verdict = "ACCEPT" if o.verdict in (Verdict.ACCEPT, Verdict.RETURN) else o.verdict.value
+                    nxt.append(Step(s.probability * o.probability, verdict, o.packet,
+                                    s.lines + tuple(_iptables_line(r) for r in o.rules),
+                                    s.masqueraded or o.masqueraded))
+            steps = nxt
+        return tuple(steps)
+
+
+@dataclass(frozen=True)
+class Chained:
+    """Several engines at one hook, one after the other (e.g. kube-proxy's, then the node's own rules)."""
+
+    engines: tuple[Engine, ...]
+
+    def run(self, hook: str, packet: Packet, ctx: Context) -> tuple[Step, ...]:
+        steps = [Step(1.0, "ACCEPT", packet)]
+        for engine in self.engines:
+            nxt: list[Step] = []
+            for s in steps:
+                if s.verdict != "ACCEPT":
+                    nxt.append(s)
+                    continue
+                for o in engine.run(hook, s.packet, ctx):
+                    nxt.append(Step(s.probability * o.probability, o.verdict, o.packet, s.lines + o.lines,
+                                    s.masqueraded or o.masqueraded, o.note or s.note))
+            steps = nxt
+        return tuple(steps)
+
+
+def chain(*engines: Engine) -> Engine:
+    """One engine that runs ``engines`` in order at every hook."""
+    flat: list[Engine] = []
+    for e in engines:
+        flat.extend(e.engines if isinstance(e, Chained) else (e,))
+    return flat[0] if len(flat) == 1 else Chained(tuple(flat))
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """One branch of a packet's way through one node.
+
+    Attributes:
+        probability: chance of this branch.
+        verdict: ``DELIVER`` (to a local socket of the node), ``FORWARD`` (out of the
+            node, ``out_interface`` set), ``DROP``, ``REJECT``, or ``PROXY``.
+        packet: the packet as it leaves (or is delivered).
+        hooks: ``(hook, step)`` in the order the packet met them.
+    """
+
+    probability: float
+    verdict: str
+    packet: Packet
+    hooks: tuple[tuple[str, Step], ...]
+
+    @property
+    def masqueraded(self) -> bool:
+        return any(s.masqueraded for _, s in self.hooks)
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        return tuple(line for _, s in self.hooks for line in s.lines)
+
+
+#: route(packet) -> (local?, out interface, masquerade address) for a node.
+Router = Callable[[Packet], tuple[bool, str | None, object]]
+
+
+def walk_node(engine: Engine, packet: Packet, ctx: Context, route: Router, *, from_node: bool,
+              max_reroutes: int = 2) -> tuple[Pass, ...]:
+    """Drive ``packet`` through one node's hooks in kernel order.
+
+    A packet that came in goes through PREROUTING, the routing decision, then INPUT
+    (for the node) or FORWARD and POSTROUTING (onwards). A packet the node sends
+    itself goes through OUTPUT, the routing decision and POSTROUTING (and INPUT when
+    it is for the node itself). IPVS re-routes after INPUT; the userspace proxy ends
+    the connection (``PROXY``).
+
+    Args:
+        engine: the node's engine.
+        packet: the first packet of the connection as it arrives (or is sent).
+        ctx: the node's context; its ``masquerade_address`` is set per outgoing interface
+            from ``route``.
+        route: the node's routing decision for a packet.
+        from_node: whether the node itself sends the packet.
+    """
+    out: list[Pass] = []
+
+    def go(p: float, pkt: Packet, hooks: tuple, stage: str, reroutes: int) -> None:
+        if stage in ("PREROUTING", "OUTPUT"):
+            for s in engine.run(stage, pkt, ctx):
+                h = hooks + ((stage, s),)
+                if s.verdict in ("DROP", "REJECT"):
+                    out.append(Pass(p * s.probability, s.verdict, s.packet, h))
+                else:
+                    go(p * s.probability, s.packet, h, "ROUTE", reroutes)
+            return
+        if stage == "ROUTE":
+            local, iface, masq_addr = route(pkt)
+            if local:
+                pkt = dataclasses.replace(pkt, out_interface=None)
+                for s in engine.run("INPUT", pkt, ctx):
+                    h = hooks + (("INPUT", s),)
+                    if s.verdict == "IPVS" and reroutes < max_reroutes:
+                        go(p * s.probability, s.packet, h, "ROUTE", reroutes + 1)
+                    elif s.verdict == "ACCEPT":
+                        out.append(Pass(p * s.probability, "DELIVER", s.packet, h))
+                    else:
+                        out.append(Pass(p * s.probability, s.verdict, s.packet, h))
+                return
+            pkt = dataclasses.replace(pkt, out_interface=iface)
+            node_ctx = dataclasses.replace(ctx, masquerade_address=masq_addr)
+            hook_list = ("POSTROUTING",) if (from_node or reroutes) else ("FORWARD", "POSTROUTING")
+            steps = [(p, pkt, hooks)]
+            for hook in hook_list:
+                nxt = []
+                for prob, q, h in steps:
+                    for s in engine.run(hook, q, node_ctx):
+                        hh = h + ((hook, s),)
+                        if s.verdict in ("DROP", "REJECT"):
+                            out.append(Pass(prob * s.probability, s.verdict, s.packet, hh))
+                        else:
+                            nxt.append((prob * s.probability, s.packet, hh))
+                steps = nxt
+            for prob, q, h in steps:
+                out.append(Pass(prob, "FORWARD", q, h))
+            return
+        raise AssertionError(stage)  # pragma: no cover
+
+    go(1.0, packet, (), "OUTPUT" if from_node else "PREROUTING", 0)
+    out.sort(key=lambda ps: -ps.probability)
+    return tuple(out)
+
+
+def as_lines(rules: Iterable[Rule]) -> tuple[Line, ...]:
+    """iptables rules as :class:`Line` s."""
+    return tuple(_iptables_line(r) for r in rules)
+
+
+def flatten(steps: Sequence[Step]) -> float:
+    """The total probability of ``steps`` (1.0 when complete)."""
+    return sum(s.probability for s in steps)
