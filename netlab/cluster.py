@@ -44,6 +44,7 @@ from .model import (
     Pod,
     check_pod_ports,
 )
+from .netfilter import format_save
 from .routing import format_ip_route, format_table
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -346,6 +347,18 @@ class Cluster:
         """EndpointSlices as ``kubectl get endpointslices``."""
         return ToolText(services.format_get_endpointslices(self, namespace, all_namespaces))
 
+    def az_lb_rules(self) -> str:
+        """``az network lb rule list --lb-name kubernetes -o table``: one rule per LoadBalancer Service port."""
+        from . import azurelb
+
+        return ToolText(azurelb.format_rules(self))
+
+    def az_lb_probes(self) -> str:
+        """``az network lb probe list --lb-name kubernetes -o table``: the health probes."""
+        from . import azurelb
+
+        return ToolText(azurelb.format_probes(self))
+
     def with_cni_mode(self, mode: "CniMode | str") -> "Cluster":
         """Azure CNI in ``transparent`` (default) or ``bridge`` mode, same addresses."""
         try:
@@ -453,6 +466,77 @@ class Cluster:
             dp = cni.pod_dataplane(self.config, self._nodes[pod.node], pod)
             self._cache[key] = dp
         return dp
+
+    # ----------------------------------------------------------------- kube-proxy on each node
+    def proxy_config(self, n: "int | str") -> "kp.ProxyConfig":
+        """kube-proxy's settings on node ``n``, as AKS configures them.
+
+        ``cluster_cidr`` (the local-traffic detector, ``--detect-local-mode=ClusterCIDR``) is the
+        pod CIDR for kubenet and Overlay, the node subnet for Azure CNI (whose pods live there),
+        and unset for plugin ``none``.
+        """
+        from . import kubeproxy as kp
+
+        node = self._nodes[self._node_index(n)]
+        cfg = self.config
+        cidr = (cfg.pod_cidr if cfg.pod_cidr is not None else
+                cfg.subnet_cidr if cfg.plugin is Plugin.AZURE_CNI else None)
+        return kp.ProxyConfig(node_name=node.name, node_ips=[node.ip], cluster_cidr=cidr)
+
+    def _api_parsed(self):
+        hit = self._cache.get("api-parsed")
+        if hit is None:
+            from .kubeproxy import api as kapi
+
+            items = self.api_objects()["items"]
+            svcs = tuple(e.spec for e in sorted(self._services.values(), key=lambda e: e.key))
+            slices = tuple(kapi.parse_endpoint_slice(i) for i in items if i["kind"] == "EndpointSlice")
+            hit = (svcs, slices)
+            self._cache["api-parsed"] = hit
+        return hit
+
+    def node_proxy(self, n: int):
+        """kube-proxy's mode built for node ``n`` (its engine, rules and printed forms)."""
+        key = ("proxy", n)
+        hit = self._cache.get(key)
+        if hit is None:
+            from .kubeproxy.modes import engine_for
+
+            svcs, slices = self._api_parsed()
+            hit = engine_for(self.config.proxy_mode.value, svcs, slices, self.proxy_config(n))
+            self._cache[key] = hit
+        return hit
+
+    def node_runtime(self, n: int):
+        """``(engine, context, router)`` of node ``n``: kube-proxy's engine, then the node's own rules."""
+        key = ("runtime", n)
+        hit = self._cache.get(key)
+        if hit is None:
+            import dataclasses as _dc
+
+            from .kubeproxy.engine import IptablesEngine, chain
+            from .netfilter import Context
+            from .routing import lookup
+
+            node = self._nodes[n]
+            built = self.node_proxy(n)
+            dp = self.node_dataplane(n)
+            own = [a.ip for i in dp.interfaces for a in i.addresses if a.ip != node.ip]
+            ctx = Context.for_node([node.ip], extra_local=(*own, *built.local_addresses), ipsets=built.ipsets)
+            engine = chain(built.engine, IptablesEngine(dp.nat))
+            addr_of = {i.name: i.addresses[0].ip for i in dp.interfaces if i.addresses}
+            local = {node.ip, *own, *built.local_addresses}
+
+            def route(pkt, _dp=dp, _local=local, _addr=addr_of, _node=node):
+                if pkt.dst in _local or pkt.dst.is_loopback:
+                    return True, None, None
+                r = lookup(_dp.routes, pkt.dst)
+                dev = r.dev if r is not None else "eth0"
+                return False, dev, _addr.get(dev, _node.ip)
+
+            hit = (engine, ctx, route)
+            self._cache[key] = hit
+        return hit
 
     def route_table(self) -> tuple[AzureRoute, ...]:
         """The Azure route table (UDR) AKS keeps for kubenet: one route per node.
@@ -585,11 +669,12 @@ class Cluster:
             lines.append(f"Azure route table {naming.route_table_name(cfg.name, cfg.resource_group)}: {shown}{more}")
         return ToolText("\n".join(lines))
 
-    def trace(self, src: str, dst: str, port: int = 80, protocol: str = "tcp"):
-        """Walk one packet from ``src`` to ``dst`` (names or addresses); see :mod:`netlab.trace`."""
+    def trace(self, src: str, dst: str, port: int | None = None, protocol: str = "tcp",
+              endpoint: str | None = None, seed: int = 0):
+        """Walk one packet from ``src`` to ``dst`` (names, addresses, Services); see :func:`netlab.trace.trace`."""
         from .trace import trace
 
-        return trace(self, src, dst, port=port, protocol=protocol)
+        return trace(self, src, dst, port=port, protocol=protocol, endpoint=endpoint, seed=seed)
 
     def __repr__(self) -> str:
         cfg = self.config
@@ -709,8 +794,9 @@ class NodeView:
         return ToolText(format_ip_addr(self.interfaces, metric_on=uplink))
 
     def iptables_nat(self) -> str:
-        """The nat rules that decide SNAT of pod traffic leaving the node (``iptables-save -t nat`` lines)."""
-        return ToolText("\n".join(r.line for r in self.dataplane.nat))
+        """The node's own nat rules that decide SNAT of pod traffic leaving the node (ip-masq-agent's,
+        or Docker's for plugin ``none``), as ``iptables-save -t nat`` prints them."""
+        return ToolText("\n".join(format_save(r) for r in self.dataplane.nat))
 
     def __repr__(self) -> str:
         extra = f", pods {self.pod_cidr}" if self.pod_cidr else ""

@@ -42,6 +42,7 @@ from .model import (
     Pod,
     Route,
 )
+from .netfilter import AddrType, Comment, Destination, OutInterface, Rule, Source
 from .routing import sort_routes
 
 WIRESERVER = ipaddress.IPv4Address("168.63.129.16")
@@ -52,27 +53,10 @@ AZURE_HOST_VETH_MAC = "aa:aa:aa:aa:aa:aa"
 
 
 @dataclass(frozen=True, slots=True)
-class NatRule:
-    """One nat-table rule as data, with the line ``iptables-save`` prints for it.
-
-    A packet matches when its destination is (or, with ``dst_negate``, is not) in
-    ``dst``, its source is in ``src`` and it does not leave through ``not_out``.
-    """
-
-    chain: str
-    line: str
-    target: str  # RETURN, MASQUERADE, or a chain name
-    dst: IPv4Network | None = None
-    src: IPv4Network | None = None
-    not_out: str | None = None
-    dst_not_local: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class NodeDataplane:
     interfaces: tuple[Interface, ...]
     routes: tuple[Route, ...]
-    nat: tuple[NatRule, ...]
+    nat: tuple[Rule, ...]  # the node's own nat rules (ip-masq-agent or docker), as netfilter data
     bridge: str | None  # the bridge pods hang off, if any
     gateway: IPv4Address  # the subnet's gateway (Azure's .1)
 
@@ -153,35 +137,29 @@ def non_masquerade_cidrs(cfg: ClusterConfig) -> tuple[IPv4Network, ...]:
     return ()
 
 
-def nat_rules(cfg: ClusterConfig) -> tuple[NatRule, ...]:
-    """The rules that SNAT pod traffic to the node's address when it leaves the node."""
+MASQ_AGENT_CHAIN = "IP-MASQ-AGENT"
+
+
+def nat_rules(cfg: ClusterConfig) -> tuple[Rule, ...]:
+    """The node's own rules that SNAT pod traffic leaving the node, as ``iptables-save`` shows them.
+
+    AKS runs ip-masq-agent (its first comment really carries quote characters);
+    with plugin ``none`` it is Docker's single MASQUERADE rule for ``docker0``.
+    """
     if cfg.plugin is Plugin.NONE:
         net = cfg.docker_bridge_cidr.network
-        return (
-            NatRule("POSTROUTING", f"-A POSTROUTING -s {net} ! -o docker0 -j MASQUERADE",
-                    "MASQUERADE", src=net, not_out="docker0"),
-        )
+        return (Rule("nat", "POSTROUTING", (Source(net), OutInterface("docker0", negate=True)), "MASQUERADE"),)
     rules = [
-        NatRule(
-            "POSTROUTING",
-            '-A POSTROUTING -m comment --comment "\\"ip-masq-agent: ensure nat POSTROUTING directs '
-            'all non-LOCAL destination traffic to our custom IP-MASQ-AGENT chain\\"" '
-            "-m addrtype ! --dst-type LOCAL -j IP-MASQ-AGENT",
-            "IP-MASQ-AGENT",
-            dst_not_local=True,
-        )
+        Rule("nat", "POSTROUTING", (
+            Comment('"ip-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our '
+                    'custom IP-MASQ-AGENT chain"'),
+            AddrType(dst_type="LOCAL", dst_negate=True)), MASQ_AGENT_CHAIN),
     ]
     for net in non_masquerade_cidrs(cfg):
-        rules.append(NatRule(
-            "IP-MASQ-AGENT",
-            f'-A IP-MASQ-AGENT -d {net} -m comment --comment "ip-masq-agent: local traffic is '
-            'not subject to MASQUERADE" -j RETURN',
-            "RETURN", dst=net))
-    rules.append(NatRule(
-        "IP-MASQ-AGENT",
-        '-A IP-MASQ-AGENT -m comment --comment "ip-masq-agent: outbound traffic is subject to '
-        'MASQUERADE (must be last in chain)" -j MASQUERADE',
-        "MASQUERADE"))
+        rules.append(Rule("nat", MASQ_AGENT_CHAIN, (
+            Destination(net), Comment("ip-masq-agent: local traffic is not subject to MASQUERADE")), "RETURN"))
+    rules.append(Rule("nat", MASQ_AGENT_CHAIN, (
+        Comment("ip-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)"),), "MASQUERADE"))
     return tuple(rules)
 
 

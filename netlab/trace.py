@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import html
 import ipaddress
+import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,8 @@ class Hop:
     table: str
     note: str = ""
     nat: str | None = None
+    rules: tuple[str, ...] = ()  # every rule line that matched at this hook, in order
+    hook: str = ""  # the netfilter hook (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,19 @@ class Trace:
     reason: str
     delivered_to: str | None = None
     listener: str | None = None
+    choices: tuple = ()  # (node, ((endpoint, probability), ...), chosen endpoint) per kube-proxy choice
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every endpoint (``IP:port``) kube-proxy could have sent the packet to, at its first choice."""
+        if not self.choices:
+            return ()
+        return tuple(sorted(ep for ep, _ in self.choices[0][1] if ":" in ep))
+
+    @property
+    def seen_source(self) -> IPv4Address | None:
+        """The source address the final receiver sees (after every SNAT on the way)."""
+        return self.hops[-1].packet.src if self.delivered and self.hops else None
 
     @property
     def delivered(self) -> bool:
@@ -127,6 +143,9 @@ class Trace:
             if h.nat:
                 lines.append(f"      NAT      {h.nat}")
             lines.append(f"      {h.table}: {h.decided_by}")
+            if len(h.rules) > 1:
+                lines.append("      matched  " + h.rules[0])
+                lines.extend("               " + r for r in h.rules[1:])
             if h.note:
                 lines.append(f"      why      {h.note}")
         lines.append(f"verdict: {self.verdict.value}: {self.reason}")
@@ -138,10 +157,13 @@ class Trace:
         rows = []
         for i, h in enumerate(self.hops, 1):
             nat = f"<br><b>NAT</b> {e(h.nat)}" if h.nat else ""
+            matched = ""
+            if len(h.rules) > 1:
+                matched = "<details><summary>all matched rules</summary><pre>" + e("\n".join(h.rules)) + "</pre></details>"
             rows.append(
                 f"<tr><td>{i}</td><td>{e(h.place)}<br><small>{e(h.netns)}</small></td>"
                 f"<td>{e(h.interface)}</td><td><code>{e(str(h.packet))}</code>{nat}</td>"
-                f"<td><small>{e(h.table)}</small><br><code>{e(h.decided_by)}</code></td>"
+                f"<td><small>{e(h.table)}</small><br><code>{e(h.decided_by)}</code>{matched}</td>"
                 f"<td>{e(h.note)}</td></tr>"
             )
         return (
@@ -247,8 +269,12 @@ class _Drop(Exception):
 
 
 class _Walk:
-    def __init__(self, cluster: "Cluster", target: Any, protocol: str) -> None:
+    def __init__(self, cluster: "Cluster", target: Any, protocol: str, endpoint: str | None = None,
+                 seed: int = 0) -> None:
         self.c = cluster
+        self.endpoint = endpoint
+        self.rng = random.Random(seed)
+        self.choices: list[tuple[str, tuple[tuple[str, float], ...], str]] = []
         self.cfg = cluster.config
         self.target = target  # Pod, Node, Host or a bare address
         self.protocol = protocol
@@ -326,14 +352,14 @@ class _Walk:
         if dp.bridge in ("cbr0", "docker0"):
             gw = dp.interfaces[2].addresses[0].ip  # the bridge's own address
             if nxt == gw:
-                return self.route_on_node(node, pkt, f"{veth} (port of {dp.bridge})")
+                return self.through_node(node, pkt, f"{veth} (port of {dp.bridge})")
             return self.bridge_deliver(node, dp.bridge, pkt, nxt, came_in=veth)
         if dp.bridge == "azure0":
             local = self.c._pod_index(node.index).get(nxt)
             if local or nxt == node.ip:
                 if local:
                     return self.bridge_deliver(node, "azure0", pkt, nxt, came_in=veth)
-                return self.route_on_node(node, pkt, f"{veth} (port of azure0)")
+                return self.through_node(node, pkt, f"{veth} (port of azure0)")
             place, ns = self.node_place(node)
             iface = f"in {veth}, bridged out eth0"
             self.hop(place, ns, iface, pkt,
@@ -342,9 +368,8 @@ class _Walk:
                      "azure0 switches the frame to eth0, its uplink: in bridge mode pods sit directly on "
                      "the VNet subnet and talk to Azure's gateway themselves (bridged frames still pass "
                      "iptables, because bridge-nf-call-iptables=1)")
-            pkt, _ = self.masquerade(node, pkt, "eth0", place, ns, iface)
-            return self.azure(pkt, node)
-        return self.route_on_node(node, pkt, veth)
+            return self.through_node(node, pkt, veth, bridged_out="eth0")
+        return self.through_node(node, pkt, veth)
 
     def bridge_deliver(self, node: Node, bridge: str, pkt: Header, ip: IPv4Address, came_in: str) -> Header:
         place, ns = self.node_place(node)
@@ -371,84 +396,150 @@ class _Walk:
         dp = self.c.node_dataplane(node.index)
         return {a.ip for i in dp.interfaces for a in i.addresses}
 
-    def route_on_node(self, node: Node, pkt: Header, came_in: str | None) -> Header:
+    def through_node(self, node: Node, pkt: Header, came_in: str | None, bridged_out: str | None = None) -> Header:
+        """The packet's way through one node: netfilter hooks in kernel order around the routing decision.
+
+        ``came_in`` is the interface it arrived on (``None``: the node itself sends it);
+        ``bridged_out`` names the uplink a bridged frame leaves through (Azure CNI bridge mode).
+        """
+        from .kubeproxy.engine import walk_node
+        from .netfilter import Packet as NfPacket
+
+        place, ns = self.node_place(node)
+        engine, ctx, route = self.c.node_runtime(node.index)
+        if bridged_out is not None:
+            def route(p, _out=bridged_out, _ip=node.ip):  # noqa: E306 - the frame is bridged, not routed
+                return False, _out, _ip
+        packet = NfPacket(pkt.src, pkt.dst, pkt.sport, pkt.dport, self.protocol)
+        passes = walk_node(engine, packet, ctx, route, from_node=came_in is None)
+        chosen = self.choose(node, passes)
+        cur, routed = pkt, False
+        for hook, step in chosen.hooks:
+            if hook in ("INPUT", "FORWARD", "POSTROUTING") and not routed:
+                routed = True
+                self.route_hop(node, cur, came_in, bridged_out, local=hook == "INPUT")
+            new = Header(step.packet.src, step.packet.sport, step.packet.dst, step.packet.dport, self.protocol)
+            out_if = step.packet.out_interface
+            uplink = out_if in ("eth0", "azure0")
+            if _shown(hook, step, cur, new, uplink):
+                self.hook_hop(node, hook, step, cur, new, chosen, passes, came_in)
+            cur = new
+        if not routed:
+            self.route_hop(node, cur, came_in, bridged_out, local=chosen.verdict == "DELIVER")
+        if chosen.verdict in ("DROP", "REJECT"):
+            raise _Drop(_refusal(chosen))
+        if chosen.verdict == "PROXY":
+            return self.userspace_proxy(node, cur, chosen)
+        if chosen.verdict == "DELIVER":
+            self.end = node
+            return cur
+        out_if = chosen.packet.out_interface or "eth0"
+        dp = self.c.node_dataplane(node.index)
+        if out_if == dp.bridge and out_if != "azure0":
+            return self.bridge_deliver(node, out_if, cur, cur.dst, came_in=out_if)
+        if out_if.startswith("azv"):
+            pod = self.c._pod_index(node.index)[cur.dst][0]
+            return self.deliver_pod(pod, cur, "in eth0")
+        if out_if == "azure0" and self.c._pod_index(node.index).get(cur.dst):
+            return self.bridge_deliver(node, "azure0", cur, cur.dst, came_in="azure0")
+        return self.azure(cur, node)
+
+    def route_hop(self, node: Node, pkt: Header, came_in: str | None, bridged_out: str | None, local: bool) -> None:
         place, ns = self.node_place(node)
         dp = self.c.node_dataplane(node.index)
-        if pkt.dst in self.node_locals(node) or pkt.dst in LOOPBACK_NET:
-            dev = "lo" if pkt.dst in LOOPBACK_NET else next(
-                i.name for i in dp.interfaces if any(a.ip == pkt.dst for a in i.addresses))
+        if bridged_out is not None:
+            return  # a bridged frame is switched, not routed (its bridge hop is already shown)
+        if local:
+            dev = "lo"
+            for i in dp.interfaces:
+                if any(a.ip == pkt.dst for a in i.addresses):
+                    dev = i.name
+            if dev == "lo" and not pkt.dst.is_loopback:
+                dev = "kube-ipvs0"
             self.hop(place, ns, f"in {came_in or 'lo'}", pkt,
                      f"local {pkt.dst} dev {dev} table local proto kernel scope host src {pkt.dst}",
                      f"ip route show table local (node {node.name})",
-                     "the destination is one of the node's own addresses: delivered to the node itself")
-            self.end = node
-            return pkt
+                     "the destination is one of the node's own addresses: it goes up to the node itself")
+            return
         r = lookup(dp.routes, pkt.dst)
-        if r is None:  # pragma: no cover
-            raise _Drop(f"node {node.name} has no route to {pkt.dst}")
+        assert r is not None
         iface = f"in {came_in}, out {r.dev}" if came_in else f"out {r.dev}"
         if r.dev == dp.bridge and r.dev != "azure0":
-            self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})",
-                     f"{r.dst} is the pods' network on bridge {r.dev}")
-            return self.bridge_deliver(node, r.dev, pkt, pkt.dst, came_in=r.dev)
-        if r.dev.startswith("azv"):
-            pod = next(p for p in self.c._pod_index(node.index).get(pkt.dst, []))
-            self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})",
-                     f"a /32 route per pod: {pkt.dst} lives behind veth {r.dev}")
-            return self.deliver_pod(pod, pkt, "in eth0")
-        if r.dev == "azure0" and self.c._pod_index(node.index).get(pkt.dst):
-            self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})",
-                     f"{pkt.dst} is on the subnet link, which azure0 bridges to the local pods")
-            return self.bridge_deliver(node, "azure0", pkt, pkt.dst, came_in="azure0")
-        note = (f"the node forwards it (ip_forward=1) out of {r.dev} to Azure"
-                if came_in else f"the node sends it out of {r.dev} to Azure")
-        if r.via is not None:
-            note += f", addressed at layer 2 to the subnet gateway {r.via}"
+            note = f"{r.dst} is the pods' network on bridge {r.dev}"
+        elif r.dev.startswith("azv"):
+            note = f"a /32 route per pod: {pkt.dst} lives behind veth {r.dev}"
+        elif r.dev == "azure0" and self.c._pod_index(node.index).get(pkt.dst):
+            note = f"{pkt.dst} is on the subnet link, which azure0 bridges to the local pods"
+        else:
+            note = (f"the node forwards it (ip_forward=1) out of {r.dev} to Azure"
+                    if came_in else f"the node sends it out of {r.dev} to Azure")
+            if r.via is not None:
+                note += f", addressed at layer 2 to the subnet gateway {r.via}"
         self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})", note)
-        if came_in:
-            pkt, _ = self.masquerade(node, pkt, r.dev, place, ns, iface)
-        return self.azure(pkt, node)
 
-    def masquerade(self, node: Node, pkt: Header, out_dev: str, place: str, ns: str,
-                   iface: str) -> tuple[Header, str | None]:
-        """Walk nat POSTROUTING: does the packet leave with the node's address?"""
-        dp = self.c.node_dataplane(node.index)
-        local = self.node_locals(node)
-        matched: list[str] = []
-        masq = False
-        chain = "POSTROUTING"
-        for rule in dp.nat:
-            if rule.chain != chain:
-                continue
-            if rule.dst_not_local and pkt.dst in local:
-                continue
-            if rule.dst is not None and pkt.dst not in rule.dst:
-                continue
-            if rule.src is not None and pkt.src not in rule.src:
-                continue
-            if rule.not_out is not None and out_dev == rule.not_out:
-                continue
-            matched.append(rule.line)
-            if rule.target == "RETURN":
-                break
-            if rule.target == "MASQUERADE":
-                masq = True
-                break
-            chain = rule.target
-        if not matched:
-            return pkt, None
-        if masq and pkt.src != node.ip:
-            new = dataclasses.replace(pkt, src=node.ip)
-            nat = f"SNAT (MASQUERADE) {pkt.src} -> {node.ip}"
-            note = (f"nat POSTROUTING: {pkt.dst} is not in the non-masquerade list, so the source becomes "
-                    f"the node's address; conntrack remembers the mapping and reverses it for the reply")
-            self.hop(place, ns, iface, new, matched[-1], f"iptables-save -t nat (node {node.name})", note, nat)
-            return new, nat
-        if not masq:
-            self.hop(place, ns, iface, pkt, matched[-1], f"iptables-save -t nat (node {node.name})",
-                     f"nat POSTROUTING: {pkt.dst} is in a non-masquerade range, so the packet keeps "
-                     f"the pod's own source address {pkt.src}")
-        return pkt, None
+    def hook_hop(self, node: Node, hook: str, step: Any, cur: Header, new: Header, chosen: Any,
+                 passes: Any, came_in: str | None) -> None:
+        place, ns = self.node_place(node)
+        lines = step.lines
+        key = _key_line(lines)
+        tool = key.tool if key is not None else "iptables"
+        table = {"iptables": f"iptables-save (node {node.name})",
+                 "nft": f"nft list table ip kube-proxy (node {node.name})",
+                 "ipvsadm": f"ipvsadm -Ln (node {node.name})",
+                 "kube-proxy": f"kube-proxy process (node {node.name})"}.get(tool, tool)
+        nat = None
+        if new.dst != cur.dst or new.dport != cur.dport:
+            nat = f"DNAT {cur.dst}:{cur.dport} -> {new.dst}:{new.dport}"
+        if new.src != cur.src:
+            snat = f"SNAT (MASQUERADE) {cur.src} -> {new.src}"
+            nat = f"{nat}; {snat}" if nat else snat
+        note = _hook_note(hook, step, cur, new)
+        options = _options(passes)
+        if len(options) > 1 and nat and nat.startswith("DNAT"):
+            chosen_ep = f"{new.dst}:{new.dport}"
+            others = ", ".join(f"{ep} ({p:.2f})" for ep, p in options if ep != chosen_ep)
+            p_here = dict(options).get(chosen_ep, 0.0)
+            note += (f" kube-proxy picked {chosen_ep} with probability {p_here:.2f}; "
+                     f"other branches: {others} (choose with endpoint=... or seed=...)")
+            self.choices.append((node.name, tuple(options), chosen_ep))
+        elif nat and nat.startswith("DNAT"):
+            self.choices.append((node.name, tuple(options), f"{new.dst}:{new.dport}"))
+        out_if = step.packet.out_interface
+        iface = (f"{hook}, out {out_if}" if hook in ("FORWARD", "POSTROUTING") and out_if else
+                 f"{hook}, in {came_in}" if came_in and hook in ("PREROUTING", "INPUT") else hook)
+        self.hops.append(Hop(place, ns, iface, new,
+                             key.text if key is not None else "", table, note, nat,
+                             tuple(line.text for line in lines), hook))
+
+    def choose(self, node: Node, passes: Any) -> Any:
+        """Pick the branch this trace follows: the requested endpoint, or by the seed."""
+        if len(passes) == 1:
+            return passes[0]
+        if self.endpoint is not None:
+            for ps in passes:
+                if _endpoint_of(ps) == self.endpoint:
+                    return ps
+        r = self.rng.random()
+        acc = 0.0
+        for ps in passes:
+            acc += ps.probability
+            if r < acc:
+                return ps
+        return passes[-1]
+
+    def userspace_proxy(self, node: Node, pkt: Header, chosen: Any) -> Header:
+        """Userspace mode: the connection ends in kube-proxy, which opens a new one to a backend."""
+        place, ns = self.node_place(node)
+        backend = _endpoint_of(chosen)
+        self.hop(place, ns, "kube-proxy socket", pkt, _key_line(chosen.lines).text if chosen.lines else "",
+                 f"kube-proxy process (node {node.name})",
+                 f"the connection ends in the kube-proxy process; it opens a NEW connection from the node to "
+                 f"{backend}: the backend sees the node's address, never the client's")
+        if backend is None:
+            raise _Drop("kube-proxy has no backend for this Service")
+        host, _, port = backend.rpartition(":")
+        new = Header(node.ip, _sport(node.ip, backend, 0), ipaddress.IPv4Address(host), int(port), self.protocol)
+        return self.through_node(node, new, None)
 
     # -- Azure
     def azure(self, pkt: Header, node: Node | None, routes: tuple[AzureRoute, ...] | None = None,
@@ -465,7 +556,7 @@ class _Walk:
                      f"{dest.pod_cidr} -> {dest.name} ({dest.ip})", "Azure CNI Overlay routing domain",
                      "Azure keeps each node's pod /24 in its own routing domain for the pod CIDR: no route "
                      "table, no encapsulation; only cluster nodes can use it")
-            return self.route_on_node(dest, pkt, "eth0")
+            return self.through_node(dest, pkt, "eth0")
         if routes is None:
             routes = self.c.vnet_routes()
             where = "effective routes (node subnet aks-subnet)"
@@ -480,7 +571,7 @@ class _Walk:
                      f"az network route-table route list ({naming.route_table_name(cfg.name, cfg.resource_group)})",
                      f"kubenet's route for {r.address_prefix} sends the packet to node {dest.name}, which "
                      "forwards for its pods (IP forwarding is enabled on the node's NIC)")
-            return self.route_on_node(dest, pkt, "eth0")
+            return self.through_node(dest, pkt, "eth0")
         if kind == "VnetLocal":
             owners = self.c.owners(pkt.dst)
             if owners:
@@ -490,7 +581,7 @@ class _Walk:
                 self.hop(place, ns, src_label, pkt, line, where,
                          f"{pkt.dst} is {what}: the VNet delivers it straight to {dest_node.name}'s NIC")
                 uplink = "azure0" if self.c.node_dataplane(dest_node.index).bridge == "azure0" else "eth0"
-                return self.route_on_node(dest_node, pkt, uplink)
+                return self.through_node(dest_node, pkt, uplink)
             host = _host_for_ip(self.c, pkt.dst)
             if host.kind == "vnet" and pkt.dst not in cfg.subnet_cidr:
                 self.hop(place, ns, src_label, pkt, line, where, "inside the VNet: delivered to the VM's NIC")
@@ -515,6 +606,43 @@ class _Walk:
             return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
         self.hop(place, ns, src_label, pkt, line, where, "next hop None: Azure drops the packet")
         raise _Drop(self.none_reason(pkt.dst, node is not None))
+
+    def azure_lb(self, host: Host, pkt: Header) -> Header:
+        """A client outside the cluster reaches a LoadBalancer Service's public address."""
+        from . import azurelb
+
+        self.hop(host.place, host.kind, "out eth0", pkt, "default via the internet", "internet routing",
+                 f"{pkt.dst} is a public address of the cluster's Azure load balancer")
+        place, ns = "Azure load balancer kubernetes", "Azure SDN"
+        rule = azurelb.rule_for(self.c, pkt.dst, pkt.dport, self.protocol)
+        if rule is None:
+            entry = self.target.entry
+            ports = ", ".join(f"{p.port}/{p.protocol}" for p in entry.spec.ports)
+            raise _Drop(f"the load balancer has no rule for {self.protocol}/{pkt.dport} on {pkt.dst}: "
+                        f"Service {self.target.name} exposes {ports}")
+        health = azurelb.healthy_nodes(self.c, rule)
+        healthy = [n for n, ok, _ in health if ok]
+        state = "; ".join(f"{n.name}: {why}" for n, _, why in health)
+        if not healthy:
+            self.hop(place, ns, f"frontend {rule.frontend}", pkt, azurelb.rule_line(self.c, rule),
+                     "az network lb rule list (load balancer kubernetes)", f"health probes: {state}")
+            raise _Drop("every node failed the load balancer's health probe, so it has nowhere to send the "
+                        "connection (with externalTrafficPolicy Local, only nodes running an endpoint pass)")
+        node = None
+        if self.endpoint is not None:
+            ip = self.endpoint.rpartition(":")[0]
+            owners = self.c.owners(ipaddress.IPv4Address(ip)) if ip else ()
+            if owners and isinstance(owners[0], Pod) and self.c._nodes[owners[0].node] in healthy:
+                node = self.c._nodes[owners[0].node]
+        if node is None:
+            node = healthy[self.rng.randrange(len(healthy))]
+        note = (f"rule {rule.name}: frontend {rule.frontend_ip}:{rule.frontend_port} -> backend pool kubernetes, "
+                f"port {rule.backend_port}, floating IP on, so the destination stays {pkt.dst}; the source stays the "
+                f"client's. Health probes: {state}. Azure picked {node.name} (it hashes the connection's addresses "
+                f"and ports over the healthy nodes)")
+        self.hop(place, ns, f"frontend {rule.frontend}", pkt, azurelb.rule_line(self.c, rule),
+                 "az network lb rule list (load balancer kubernetes)", note)
+        return self.through_node(node, pkt, "eth0")
 
     def none_reason(self, dst: IPv4Address, from_node_subnet: bool) -> str:
         cfg = self.cfg
@@ -542,6 +670,8 @@ class _Walk:
     def from_host(self, host: Host, pkt: Header) -> Header:
         cfg = self.cfg
         place = host.place
+        if isinstance(self.target, ServiceTarget) and self.target.via == "load balancer":
+            return self.azure_lb(host, pkt)
         if host.kind == "internet":
             if pkt.dst.is_private:
                 self.hop(place, "internet", "out eth0", pkt, "default via the internet", "internet routing",
@@ -589,20 +719,86 @@ class _Walk:
                     f"{pkt.dst} is not reachable from on premises")
 
 
-def trace(cluster: "Cluster", src: Any, dst: Any, port: int = 80, protocol: str = "tcp") -> Trace:
+@dataclass(frozen=True, slots=True)
+class ServiceTarget:
+    """A Service as a trace's destination."""
+
+    entry: Any  # services.ServiceEntry
+    ip: IPv4Address
+    via: str  # "cluster IP", "NodePort", "load balancer", "external IP"
+
+    @property
+    def name(self) -> str:
+        return f"{self.entry.spec.namespace}/{self.entry.spec.name}"
+
+
+def _resolve_destination(cluster: "Cluster", text: Any, port: int | None) -> tuple[Any, IPv4Address, int | None]:
+    """A destination and its address (and port, when the text gives one: ``node:30080``)."""
+    raw = str(text).strip()
+    entries = cluster._services
+    # a Service by name ("web", "kube-system/kube-dns"): Services first, as DNS would
+    ns, _, nm = raw.rpartition("/") if "/" in raw else ("default", "", raw)
+    if raw.startswith("svc:"):
+        ns, _, nm = raw[4:].rpartition("/") if "/" in raw[4:] else ("default", "", raw[4:])
+    entry = entries.get((ns, nm))
+    if entry is not None and not raw.startswith("pod:"):
+        return ServiceTarget(entry, entry.cluster_ip, "cluster IP"), entry.cluster_ip, None
+    if raw.startswith(("pod:", "svc:")):
+        raw = raw[4:]
+        if text.startswith("svc:"):
+            cluster._service(raw)  # raises NotFoundError with a suggestion
+    # "address:port" or "node-name:port": a NodePort (or any port) on that address
+    host, sep, port_text = raw.rpartition(":")
+    if sep and port_text.isdigit() and host:
+        target, ip, _ = _resolve_destination(cluster, host, None)
+        return target, ip, int(port_text)
+    try:
+        ip = ipaddress.IPv4Address(raw)
+    except ValueError:
+        return _resolve(cluster, raw, "destination"), None, None  # type: ignore[return-value]
+    for e in entries.values():
+        if ip in e.spec.load_balancer_ips:
+            return ServiceTarget(e, ip, "load balancer"), ip, None
+        if ip in e.spec.external_ips:
+            return ServiceTarget(e, ip, "external IP"), ip, None
+        if ip == e.cluster_ip:
+            return ServiceTarget(e, ip, "cluster IP"), ip, None
+    return ip, ip, None
+
+
+def _default_port(target: Any, port: int | None, via_node_port: bool) -> int:
+    if port is not None:
+        return port
+    if isinstance(target, ServiceTarget):
+        return target.entry.spec.ports[0].port
+    if isinstance(target, Pod):
+        for c in target.containers:
+            for p in c.ports:
+                return p.port
+    return 80
+
+
+def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, protocol: str = "tcp",
+          endpoint: str | None = None, seed: int = 0) -> Trace:
     """Walk one packet from ``src`` to ``dst`` and explain every hop.
 
     Args:
         cluster: the cluster.
         src: pod name, node name, IP address or a named host (``"internet"``, ...).
-        dst: the same, or ``"localhost"`` for the source's own loopback.
-        port: destination port (1-65535).
-        protocol: ``"tcp"`` or ``"udp"``.
+        dst: the same, ``"localhost"`` (the source's own loopback), a Service name
+            (``"web"``, ``"kube-system/kube-dns"``; Services win over pods of the same name,
+            write ``"pod:web"`` for the pod), a ClusterIP, a load balancer IP, or
+            ``"<node name or IP>:<nodePort>"``.
+        port: destination port (1-65535); by default the Service's first port, the pod's
+            first declared container port, or 80.
+        protocol: ``"tcp"``, ``"udp"`` or ``"sctp"``.
+        endpoint: where kube-proxy picks among endpoints, follow this one (``"IP:port"``).
+        seed: otherwise, the seed of the deterministic random choice.
     """
     proto = str(protocol).lower()
     if proto not in ("tcp", "udp", "sctp"):
         raise ConfigError(f"protocol {protocol!r} is not one a trace knows: use 'tcp', 'udp' or 'sctp'")
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535):
         raise ConfigError(f"port {port!r} is not a port: a port is a whole number from 1 to 65535")
     s = _resolve(cluster, src, "source")
     if str(dst).strip() in ("localhost", "127.0.0.1"):
@@ -611,22 +807,34 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int = 80, protocol: str 
         d: Any = s
         dst_ip = ipaddress.IPv4Address("127.0.0.1")
     else:
-        d = _resolve(cluster, dst, "destination")
-        dst_ip = d if isinstance(d, ipaddress.IPv4Address) else d.ip
+        d, dst_ip, given = _resolve_destination(cluster, dst, port)
+        if given is not None:
+            port = given
+        if dst_ip is None:
+            dst_ip = d if isinstance(d, ipaddress.IPv4Address) else d.ip
+    port = _default_port(d, port, False)
+    if isinstance(d, ServiceTarget) and d.via == "cluster IP" and not any(
+            p.port == port and p.protocol.lower() == proto for p in d.entry.spec.ports):
+        ports = ", ".join(f"{p.port}/{p.protocol}" for p in d.entry.spec.ports)
+        raise ConfigError(f"Service {d.name} has no port {port}/{proto.upper()}: its ports are {ports}")
     src_ip = s.ip
     pkt = Header(src_ip, _sport(src_ip, dst_ip, port), dst_ip, port, proto)
-    walk = _Walk(cluster, d, proto)
+    walk = _Walk(cluster, d, proto, endpoint=endpoint, seed=seed)
     try:
         if isinstance(s, Pod):
             walk.from_pod(s, pkt)
         elif isinstance(s, Node):
-            walk.route_on_node(s, pkt, None)
+            walk.through_node(s, pkt, None)
         else:
             walk.from_host(s, pkt)
         verdict, reason = _judge(cluster, walk, d)
     except _Drop as drop:
         verdict, reason = Verdict.DROPPED, drop.reason
     dst_label = "localhost" if str(dst).strip() in ("localhost", "127.0.0.1") else _label(d)
+    if isinstance(d, ServiceTarget):
+        dst_label = f"Service {d.name} ({d.via} {dst_ip}:{port})"
+    elif isinstance(d, Node) and port and str(dst).strip().endswith(f":{port}"):
+        dst_label = f"node {d.name} port {port} ({d.ip}:{port})"
     return Trace(
         source=_label(s),
         destination=dst_label,
@@ -637,13 +845,18 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int = 80, protocol: str 
         reason=reason,
         delivered_to=_label(walk.end) if walk.end is not None else None,
         listener=walk.listener,
+        choices=tuple(walk.choices),
     )
 
 
 def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str]:
     end = walk.end
+    if isinstance(intended, ServiceTarget):
+        return Verdict.DELIVERED, f"delivered to {_label(end)}, an endpoint of Service {intended.name}"
     if isinstance(intended, ipaddress.IPv4Address) or end is intended or end == intended:
         return Verdict.DELIVERED, f"delivered to {_label(end)}"
+    if isinstance(intended, Node) and isinstance(end, Pod):
+        return Verdict.DELIVERED, f"delivered to {_label(end)} (a Service behind the node's port)"
     if isinstance(intended, Pod) and isinstance(end, Pod):
         same_ip = end.ip == intended.ip
         why = (f" Both have the address {end.ip}: with plugin 'none' every node's docker0 hands out the same "
@@ -653,3 +866,101 @@ def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str
             f"the packet for pod {intended.name} on {cluster._nodes[intended.node].name} reached pod "
             f"{end.name} on {cluster._nodes[end.node].name} instead.{why}")
     return Verdict.DELIVERED, f"delivered to {_label(end)}"
+
+
+# --------------------------------------------------------------------------- hook reports
+_DECISIVE = ("DNAT", "SNAT", "MASQUERADE", "REJECT", "DROP", "ACCEPT", "RETURN", "MARK", "REDIRECT")
+
+
+def _target(line: Any) -> str:
+    text = line.restore or line.text
+    if line.tool != "iptables":
+        return "NFT" if line.tool == "nft" else line.tool.upper()
+    parts = text.split(" -j ")
+    return parts[-1].split()[0] if len(parts) > 1 else ""
+
+
+def _key_line(lines: Any) -> Any:
+    """The line that decided the hook: the last one with a terminal, NAT or mark effect."""
+    for line in reversed(lines):
+        t = _target(line)
+        if t in _DECISIVE or line.tool != "iptables":
+            return line
+    return lines[-1] if lines else None
+
+
+def _shown(hook: str, step: Any, cur: Header, new: Header, uplink: bool) -> bool:
+    """Whether a hook deserves a hop of its own: it rewrote or judged the packet, or
+    (POSTROUTING) it decided the source address of a packet leaving the node."""
+    if step.verdict != "ACCEPT" or step.note or new != cur:
+        return True
+    if any(line.tool != "iptables" for line in step.lines):
+        return any(t not in ("jump", "goto") for t in (line.text.split()[0] for line in step.lines))
+    targets = {_target(line) for line in step.lines}
+    if hook == "POSTROUTING":
+        return uplink and bool(targets & {"RETURN", "MASQUERADE", "SNAT"})
+    return bool(targets & {"DNAT", "REJECT", "DROP", "MARK", "REDIRECT"}) or (
+        hook in ("FORWARD", "INPUT") and "ACCEPT" in targets and any("--mark" in line.text for line in step.lines))
+
+
+_HOOK_WHAT = {
+    "PREROUTING": "nat PREROUTING (a packet arriving, before the routing decision)",
+    "OUTPUT": "OUTPUT (a packet the node itself sends)",
+    "INPUT": "filter INPUT (for the node itself)",
+    "FORWARD": "filter FORWARD (passing through the node)",
+    "POSTROUTING": "nat POSTROUTING (leaving, after the routing decision)",
+}
+
+
+def _hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
+    what = _HOOK_WHAT.get(hook, hook)
+    if step.note:
+        return f"{what}: {step.note}."
+    if new.dst != cur.dst or new.dport != cur.dport:
+        return (f"{what}: kube-proxy's rules matched the Service address {cur.dst}:{cur.dport} and rewrote the "
+                f"destination to the endpoint {new.dst}:{new.dport} (DNAT); conntrack will undo it on the reply.")
+    if new.src != cur.src:
+        return (f"{what}: the source becomes {new.src}, the address of the interface the packet leaves by "
+                "(MASQUERADE); conntrack reverses it for the reply.")
+    if step.verdict in ("REJECT", "DROP"):
+        return f"{what}: the packet is refused ({step.verdict})."
+    if any("--or-mark" in line.restore or "MARK" in line.text for line in step.lines):
+        return f"{what}: the packet gets kube-proxy's masquerade mark 0x4000, to be SNATed when it leaves."
+    if hook == "POSTROUTING":
+        return f"{what}: no rule rewrote the source, so the packet keeps {cur.src}."
+    return f"{what}."
+
+
+def _endpoint_of(ps: Any) -> str | None:
+    if ps.verdict == "PROXY":
+        for _, step in reversed(ps.hooks):
+            if step.note and ":" in step.note:
+                return step.note.split()[-1] if " " in step.note else step.note
+        return None
+    if "DNAT" in ps.packet.ctstate:
+        return f"{ps.packet.dst}:{ps.packet.dport}"
+    return None
+
+
+def _options(passes: Any) -> list[tuple[str, float]]:
+    agg: dict[str, float] = {}
+    for ps in passes:
+        ep = _endpoint_of(ps) or ps.verdict
+        agg[ep] = agg.get(ep, 0.0) + ps.probability
+    return sorted(agg.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _refusal(ps: Any) -> str:
+    line = _key_line(ps.lines)
+    text = line.text if line is not None else ""
+    if "has no endpoints" in text:
+        why = ("the Service has no endpoints (no ready pod matches its selector), so kube-proxy REJECTs: the "
+               "client gets 'connection refused' at once instead of waiting for a timeout")
+    elif "has no local endpoints" in text:
+        why = ("the Service's traffic policy is Local and this node runs none of its endpoints, so kube-proxy DROPs "
+               "the packet (a load balancer's health probe keeps external traffic away from such nodes)")
+    elif "not accepted by" in text or "firewall" in text.lower():
+        why = "the source is not in the Service's loadBalancerSourceRanges, so kube-proxy's firewall DROPs it"
+    else:
+        why = f"the packet is refused ({ps.verdict})"
+    return f"{why}. Rule: {text}" if text else why

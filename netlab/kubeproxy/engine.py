@@ -120,10 +120,12 @@ class IptablesEngine:
         object.__setattr__(self, "rules", tuple(self.rules))
         object.__setattr__(self, "_ruleset", Ruleset(self.rules))
 
-    def run(self, hook: str, packet: Packet, ctx: Context) -> tuple[Step, ...]:
+    def run(self, hook: str, packet: Packet, ctx: Context, skip_tables: tuple[str, ...] = ()) -> tuple[Step, ...]:
         check_hook(hook)
         steps = [Step(1.0, "ACCEPT", packet)]
         for table, chain in HOOK_TABLES[hook]:
+            if table in skip_tables:
+                continue
             nxt: list[Step] = []
             for s in steps:
                 if s.verdict != "ACCEPT":
@@ -140,7 +142,13 @@ class IptablesEngine:
 
 @dataclass(frozen=True)
 class Chained:
-    """Several engines at one hook, one after the other (e.g. kube-proxy's, then the node's own rules)."""
+    """Several engines at one hook, one after the other (e.g. kube-proxy's, then the node's own rules).
+
+    NAT is decided once per connection and direction: once an engine has rewritten the
+    destination (PREROUTING/OUTPUT) or the source (POSTROUTING), the later engines' nat
+    tables are not consulted at that hook, as the kernel skips nat chains for a
+    connection whose NAT binding is already set up.
+    """
 
     engines: tuple[Engine, ...]
 
@@ -152,7 +160,16 @@ class Chained:
                 if s.verdict != "ACCEPT":
                     nxt.append(s)
                     continue
-                for o in engine.run(hook, s.packet, ctx):
+                bound = (s.masqueraded if hook == "POSTROUTING" else
+                         ("DNAT" in s.packet.ctstate and "DNAT" not in packet.ctstate))
+                if bound and isinstance(engine, IptablesEngine):
+                    outs = engine.run(hook, s.packet, ctx, skip_tables=("nat",))
+                elif bound:
+                    nxt.append(s)
+                    continue
+                else:
+                    outs = engine.run(hook, s.packet, ctx)
+                for o in outs:
                     nxt.append(Step(s.probability * o.probability, o.verdict, o.packet, s.lines + o.lines,
                                     s.masqueraded or o.masqueraded, o.note or s.note))
             steps = nxt
