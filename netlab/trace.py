@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .cluster import Cluster
 
 OUTBOUND_PUBLIC_IP = ipaddress.IPv4Address("203.0.113.10")  # RFC 5737 documentation range
+OUTBOUND_RULE_NAME = "aksOutboundRule"
 INTERNET_HOST = ipaddress.IPv4Address("198.51.100.7")  # RFC 5737 documentation range
 LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
 _MAX_HOPS = 32
@@ -113,6 +114,11 @@ class Trace:
     delivered_to: str | None = None
     listener: str | None = None
     choices: tuple = ()  # (node, ((endpoint, probability), ...), chosen endpoint) per kube-proxy choice
+    reply: "Trace | None" = None  # the answer's way back, NAT undone by conntrack
+
+    def __repr__(self) -> str:
+        return (f"<Trace {self.source} -> {self.destination}, {self.protocol}/{self.port}: {self.verdict.value}, "
+                f"{len(self.hops)} hops>")
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -149,6 +155,9 @@ class Trace:
             if h.note:
                 lines.append(f"      why      {h.note}")
         lines.append(f"verdict: {self.verdict.value}: {self.reason}")
+        if self.reply is not None:
+            lines.append(f"reply: {self.reply.verdict.value}: {self.reply.reason} ({len(self.reply.hops)} hops: "
+                         "print(trace.reply) shows them)")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -173,7 +182,9 @@ class Trace:
             "<th>decided by</th><th>why</th></tr></thead><tbody>"
             + "".join(rows)
             + f"</tbody></table><p style='color:{colour}'><b>{e(self.verdict.value)}</b>: "
-            f"{e(self.reason)}</p></div>"
+            f"{e(self.reason)}</p>"
+            + (f"<details><summary>the reply</summary>{self.reply._repr_html_()}</details>" if self.reply else "")
+            + "</div>"
         )
 
 
@@ -275,6 +286,8 @@ class _Walk:
         self.endpoint = endpoint
         self.rng = random.Random(seed)
         self.choices: list[tuple[str, tuple[tuple[str, float], ...], str]] = []
+        self.conntrack: list[tuple[Any, Header, Header]] = []  # (node index or "azure", before, after)
+        self.reply_of: "_Walk | None" = None  # set on the walk of a reply: the forward walk it answers
         self.cfg = cluster.config
         self.target = target  # Pod, Node, Host or a bare address
         self.protocol = protocol
@@ -332,7 +345,10 @@ class _Walk:
             for p in cont.ports:
                 if p.port == pkt.dport and p.protocol.lower() == self.protocol:
                     listener = cont.name
-        if listener:
+        if self.reply_of is not None:
+            listener = None
+            note = "the reply reaches the socket that opened the connection"
+        elif listener:
             note = f"container {listener!r} listens on {self.protocol}/{pkt.dport} (all containers share this namespace)"
         elif self.protocol == "tcp":
             note = (f"no container declares {self.protocol}/{pkt.dport}: the packet arrived, and the kernel "
@@ -405,6 +421,8 @@ class _Walk:
         from .kubeproxy.engine import walk_node
         from .netfilter import Packet as NfPacket
 
+        if self.reply_of is not None:
+            return self.reply_through_node(node, pkt, came_in)
         place, ns = self.node_place(node)
         engine, ctx, route = self.c.node_runtime(node.index)
         if bridged_out is not None:
@@ -426,6 +444,8 @@ class _Walk:
             cur = new
         if not routed:
             self.route_hop(node, cur, came_in, bridged_out, local=chosen.verdict == "DELIVER")
+        if cur != pkt:
+            self.conntrack.append((node.index, pkt, cur))
         if chosen.verdict in ("DROP", "REJECT"):
             raise _Drop(_refusal(chosen))
         if chosen.verdict == "PROXY":
@@ -443,6 +463,43 @@ class _Walk:
         if out_if == "azure0" and self.c._pod_index(node.index).get(cur.dst):
             return self.bridge_deliver(node, "azure0", cur, cur.dst, came_in="azure0")
         return self.azure(cur, node)
+
+    def reply_through_node(self, node: Node, pkt: Header, came_in: str | None) -> Header:
+        """A reply crossing a node: conntrack undoes the NAT the request got here; no nat rules are read."""
+        place, ns = self.node_place(node)
+        assert self.reply_of is not None
+        for where, before, after in self.reply_of.conntrack:
+            if where == node.index and pkt.src == after.dst and pkt.sport == after.dport \
+                    and pkt.dst == after.src and pkt.dport == after.sport:
+                new = Header(before.dst, before.dport, before.src, before.sport, self.protocol)
+                parts = []
+                if before.src != after.src or before.sport != after.sport:
+                    parts.append(f"un-SNAT destination {pkt.dst}:{pkt.dport} -> {new.dst}:{new.dport}")
+                if before.dst != after.dst or before.dport != after.dport:
+                    parts.append(f"un-DNAT source {pkt.src}:{pkt.sport} -> {new.src}:{new.sport}")
+                self.hop(place, ns, f"in {came_in or 'lo'}", new,
+                         f"{self.protocol} ESTABLISHED src={before.src} dst={before.dst} sport={before.sport} "
+                         f"dport={before.dport} src={after.dst} dst={after.src} sport={after.dport} dport={after.sport}",
+                         f"conntrack -L (node {node.name})",
+                         "a reply of a tracked connection: the nat rules are not read again; conntrack reverses "
+                         "the translation the request got on this node", "; ".join(parts))
+                pkt = new
+                break
+        dp = self.c.node_dataplane(node.index)
+        if pkt.dst in self.node_locals(node) or pkt.dst in LOOPBACK_NET:
+            self.route_hop(node, pkt, came_in, None, local=True)
+            self.end = node
+            return pkt
+        self.route_hop(node, pkt, came_in, None, local=False)
+        r = lookup(dp.routes, pkt.dst)
+        out_if = r.dev if r is not None else "eth0"
+        if out_if == dp.bridge and out_if != "azure0":
+            return self.bridge_deliver(node, out_if, pkt, pkt.dst, came_in=out_if)
+        if out_if.startswith("azv"):
+            return self.deliver_pod(self.c._pod_index(node.index)[pkt.dst][0], pkt, "in eth0")
+        if out_if == "azure0" and self.c._pod_index(node.index).get(pkt.dst):
+            return self.bridge_deliver(node, "azure0", pkt, pkt.dst, came_in="azure0")
+        return self.azure(pkt, node)
 
     def route_hop(self, node: Node, pkt: Header, came_in: str | None, bridged_out: str | None, local: bool) -> None:
         place, ns = self.node_place(node)
@@ -589,11 +646,12 @@ class _Walk:
             raise _Drop(f"no NIC in the VNet has the address {pkt.dst}")
         if kind == "Internet":
             nat = None
-            if pkt.src.is_private:
+            if self.reply_of is None and pkt.src.is_private:
                 new = dataclasses.replace(pkt, src=OUTBOUND_PUBLIC_IP)
                 nat = f"SNAT {pkt.src} -> {OUTBOUND_PUBLIC_IP} (the cluster load balancer's outbound public IP)"
                 self.hop(place, ns, src_label, new, line, where,
                          "leaving Azure: outbound traffic gets the cluster's public address", nat)
+                self.conntrack.append(("azure", pkt, new))
                 pkt = new
             else:
                 self.hop(place, ns, src_label, pkt, line, where, "leaving Azure for the internet")
@@ -670,6 +728,19 @@ class _Walk:
     def from_host(self, host: Host, pkt: Header) -> Header:
         cfg = self.cfg
         place = host.place
+        if self.reply_of is not None:
+            for where, before, after in self.reply_of.conntrack:
+                if where == "azure" and pkt.dst == after.src and pkt.dport == after.sport:
+                    self.hop(place, host.kind, "out eth0", pkt, "default via the internet", "internet routing",
+                             f"the reply goes to {pkt.dst}, the cluster's outbound public address")
+                    new = Header(pkt.src, pkt.sport, before.src, before.sport, self.protocol)
+                    vplace, vns = self.vnet_place()
+                    self.hop(vplace, vns, "from the internet", new,
+                             f"{OUTBOUND_RULE_NAME}: {after.src}:{after.sport} -> {before.src}:{before.sport}",
+                             "az network lb outbound-rule list (load balancer kubernetes)",
+                             "Azure's outbound rule remembers the flow and reverses its SNAT",
+                             f"un-SNAT destination {pkt.dst}:{pkt.dport} -> {new.dst}:{new.dport}")
+                    return self.azure(new, None)
         if isinstance(self.target, ServiceTarget) and self.target.via == "load balancer":
             return self.azure_lb(host, pkt)
         if host.kind == "internet":
@@ -830,6 +901,9 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         verdict, reason = _judge(cluster, walk, d)
     except _Drop as drop:
         verdict, reason = Verdict.DROPPED, drop.reason
+    reply = None
+    if verdict is not Verdict.DROPPED and walk.hops and str(dst).strip() not in ("localhost", "127.0.0.1"):
+        reply = _reply(cluster, walk, s, pkt, proto)
     dst_label = "localhost" if str(dst).strip() in ("localhost", "127.0.0.1") else _label(d)
     if isinstance(d, ServiceTarget):
         dst_label = f"Service {d.name} ({d.via} {dst_ip}:{port})"
@@ -846,7 +920,40 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         delivered_to=_label(walk.end) if walk.end is not None else None,
         listener=walk.listener,
         choices=tuple(walk.choices),
+        reply=reply,
     )
+
+
+def _reply(cluster: "Cluster", walk: _Walk, source: Any, request: Header, proto: str) -> Trace:
+    """The answer to the traced packet, from where it arrived back to the source."""
+    final = walk.hops[-1].packet
+    back = Header(final.dst, final.dport, final.src, final.sport, proto)
+    rw = _Walk(cluster, source, proto)
+    rw.reply_of = walk
+    end = walk.end
+    try:
+        if isinstance(end, Pod):
+            rw.from_pod(end, back)
+        elif isinstance(end, Node):
+            rw.reply_through_node(end, back, None)
+        elif isinstance(end, Host):
+            rw.from_host(end, back)
+        if rw.end == source or rw.end is source:
+            got = rw.hops[-1].packet
+            ok = got.src == request.dst and got.sport == request.dport
+            verdict = Verdict.DELIVERED
+            reason = (f"the reply reaches {_label(source)} from {got.src}:{got.sport}, the address it connected to"
+                      if ok else f"the reply reaches {_label(source)} from {got.src}:{got.sport}, but it connected to "
+                      f"{request.dst}:{request.dport}: its socket would not take it")
+            if not ok:
+                verdict = Verdict.DROPPED
+        else:
+            verdict, reason = Verdict.DROPPED, (f"the reply ended at {_label(rw.end)}, not at {_label(source)}"
+                                                if rw.end is not None else "the reply got lost")
+    except _Drop as drop:
+        verdict, reason = Verdict.DROPPED, drop.reason
+    return Trace(_label(end), _label(source), proto, back.dport, tuple(rw.hops), verdict, reason,
+                 _label(rw.end) if rw.end is not None else None)
 
 
 def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str]:

@@ -163,9 +163,10 @@ def test_trace_text_and_html(kubenet2):
     t = kubenet2.trace("web-0", "api-0", port=8080)
     text = str(t)
     assert text.startswith("trace pod web-0 (10.244.0.2) -> pod api-0 (10.244.1.2), tcp/8080")
-    assert text.splitlines()[-1] == "verdict: delivered: delivered to pod api-0 (10.244.1.2)"
+    assert text.splitlines()[-2] == "verdict: delivered: delivered to pod api-0 (10.244.1.2)"
+    assert text.splitlines()[-1].startswith("reply: delivered: the reply reaches pod web-0 (10.244.0.2) from 10.244.1.2:8080")
     html = t._repr_html_()
-    assert html.count("<tr>") == len(t.hops) + 1
+    assert html.count("<tr>") == len(t.hops) + 1 + len(t.reply.hops) + 1  # forward table and the reply table
     assert "VirtualAppliance" in html
 
 
