@@ -798,6 +798,18 @@ class NodeView:
         or Docker's for plugin ``none``), as ``iptables-save -t nat`` prints them."""
         return ToolText("\n".join(format_save(r) for r in self.dataplane.nat))
 
+    def iptables_save(self) -> str:
+        """``iptables-save`` on the node: kube-proxy's rules (in the modes that use iptables) and the
+        node's own nat rules (ip-masq-agent), as the kernel prints them back."""
+        from .kubeproxy import iptables as kpi
+
+        built = self._c.node_proxy(self.index)
+        own = self.dataplane.nat
+        if built.mode == "iptables":
+            return ToolText(kpi.render_save(built.extra, extra_rules=own).rstrip("\n"))
+        return ToolText(kpi.save_text(tuple(built.rules) + tuple(own),
+                                      getattr(built, "declared", None)).rstrip("\n"))
+
     def __repr__(self) -> str:
         extra = f", pods {self.pod_cidr}" if self.pod_cidr else ""
         return f"<Node {self.name} {self.ip}{extra}, {len(self.node.pods)} pod(s)>"

@@ -954,6 +954,7 @@ class Outcome:
     rules: tuple[Rule, ...]
     recent_set: frozenset[tuple[str, Address]] = frozenset()
     masqueraded: bool = False
+    examined: int = 0  # rules whose matches were tested on the way: the walk's cost
 
     @property
     def lines(self) -> tuple[str, ...]:
@@ -1081,6 +1082,7 @@ class _Walk:
     recent: frozenset
     recent_set: frozenset
     masqueraded: bool = False
+    examined: int = 0
 
     def fork(self, probability: float) -> "_Walk":
         return _Walk(
@@ -1091,6 +1093,7 @@ class _Walk:
             self.recent,
             self.recent_set,
             self.masqueraded,
+            self.examined,
         )
 
 
@@ -1157,6 +1160,7 @@ def evaluate(
                 tuple(walk.rules),
                 walk.recent_set,
                 walk.masqueraded,
+                walk.examined,
             )
         )
 
@@ -1173,6 +1177,7 @@ def evaluate(
                 continue
             rule = chain_rules[frame[1]]
             frame[1] += 1
+            walk.examined += 1
             p_match = 1.0
             matched = True
             for match in rule.matches:

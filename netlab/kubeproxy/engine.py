@@ -90,6 +90,7 @@ class Step:
     lines: tuple[Line, ...] = ()
     masqueraded: bool = False
     note: str = ""
+    examined: int = 0  # rules (or lookups) tested on the way: what the hook cost this packet
 
 
 class Engine(Protocol):
@@ -135,7 +136,7 @@ class IptablesEngine:
                     verdict = "ACCEPT" if o.verdict in (Verdict.ACCEPT, Verdict.RETURN) else o.verdict.value
                     nxt.append(Step(s.probability * o.probability, verdict, o.packet,
                                     s.lines + tuple(_iptables_line(r) for r in o.rules),
-                                    s.masqueraded or o.masqueraded))
+                                    s.masqueraded or o.masqueraded, examined=s.examined + o.examined))
             steps = nxt
         return tuple(steps)
 
@@ -171,7 +172,8 @@ class Chained:
                     outs = engine.run(hook, s.packet, ctx)
                 for o in outs:
                     nxt.append(Step(s.probability * o.probability, o.verdict, o.packet, s.lines + o.lines,
-                                    s.masqueraded or o.masqueraded, o.note or s.note))
+                                    s.masqueraded or o.masqueraded, o.note or s.note,
+                                    s.examined + getattr(o, "examined", 0)))
             steps = nxt
         return tuple(steps)
 
