@@ -82,7 +82,8 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
     """
     cfg = cluster.config
     shown = min(cluster.node_count, max_nodes)
-    width = shown * (NODE_W + GAP) + (3.6 if cfg.plugin is Plugin.KUBENET else 0.6) + 2.4
+    has_svc = any(e.spec.namespace != "kube-system" and e.spec.name != "kubernetes" for e in cluster._services.values())
+    width = shown * (NODE_W + GAP) + (4.8 if cfg.plugin is Plugin.KUBENET or has_svc else 0.6) + 1.4
     if ax is None:
         # A bare Figure (not pyplot): Jupyter shows it once, and nothing global keeps it alive.
         fig = _figure_class()(figsize=(min(2.0 + width * 1.25, 22), 7.2), facecolor="white")
@@ -98,6 +99,8 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
         x0, y0 = i * (NODE_W + GAP), 0.0
         _box(ax, x0, y0, NODE_W, NODE_H, "#f4f4f4", lw=1.6, z=0)
         _text(ax, x0 + NODE_W / 2, y0 + NODE_H - 0.22, f"node {node.name}", 8, weight="bold")
+        _text(ax, x0 + NODE_W - 0.15, y0 + 0.78, f"kube-proxy: {cfg.proxy_mode.value}", 6.5, ha="right",
+              color="#555555", style="italic")
         sub = f"pods {node.pod_cidr}" if node.pod_cidr is not None and cfg.plugin is not Plugin.NONE else (
             f"reserves {node.ip + 1} - {node.ip + cfg.max_pods}" if cfg.plugin is Plugin.AZURE_CNI else "")
         if sub:
@@ -180,6 +183,21 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
             hit = k < len(routes) and cluster.route_table_line(routes[k]) in used
             _text(ax, rx + 1.6, vy - 0.45 + h - 0.46 - 0.26 * k, row + ("  <- used" if hit else ""), 6.8,
                   family="monospace", weight="bold" if hit else "normal", color=BLUE if hit else INK)
+    svc_rows = []
+    for e in sorted(cluster._services.values(), key=lambda e: e.key):
+        if e.spec.namespace == "kube-system" or e.spec.name == "kubernetes":
+            continue
+        ports = ",".join(f"{p.port}" + (f":{p.node_port}" if p.node_port else "") for p in e.spec.ports)
+        lb = f" LB {e.spec.load_balancer_ips[0]}" if e.spec.load_balancer_ips else ""
+        svc_rows.append(f"{e.spec.name}: {e.cluster_ip} {ports}{lb}")
+    if svc_rows:
+        sx = right + 0.5
+        rows = svc_rows[:8] + ([f"... {len(svc_rows) - 8} more"] if len(svc_rows) > 8 else [])
+        h = 0.45 + 0.26 * len(rows)
+        _box(ax, sx, NODE_H - h, 4.2, h, "#eaf4ea", ec=GREEN, z=1)
+        _text(ax, sx + 2.1, NODE_H - 0.2, "Services (ClusterIP port[:NodePort])", 7.5, weight="bold")
+        for k, row in enumerate(rows):
+            _text(ax, sx + 2.1, NODE_H - 0.46 - 0.26 * k, row, 6.5, family="monospace")
     if trace is not None:
         _draw_trace(ax, cluster, trace, lay)
     ax.set_xlim(-0.5, width)
@@ -253,8 +271,7 @@ def _hop_points(cluster: "Cluster", hop, lay: Layout, prev: tuple[float, float] 
         x = prev[0] if prev is not None else lay.vnet[0]
         return [(x, lay.vnet[1])]
     if place not in lay.hosts:
-        x = lay.vnet[0] * 2 + 1.0 + 2.0 * len(lay.hosts)
-        lay.hosts[place] = (x, -2.4)
+        lay.hosts[place] = (1.0 + 2.4 * len(lay.hosts), -2.45)
     return [lay.hosts[place]]
 
 
@@ -269,8 +286,9 @@ def _draw_trace(ax, cluster: "Cluster", trace: "Trace", lay: Layout) -> None:
             if not pts or pts[-1][:2] != (x, y):
                 pts.append((x, y, no))
     for key, (x, y) in lay.hosts.items():
-        _box(ax, x - 0.95, y - 0.25, 1.9, 0.5, "#eeeeee", ec=GREY, z=2)
-        _text(ax, x, y, key.replace("VM in ", "").replace("host ", ""), 6.5)
+        _box(ax, x - 1.1, y - 0.25, 2.2, 0.5, "#eeeeee", ec=GREY, z=2)
+        label = key.replace("VM in ", "").replace("host ", "").replace("Azure load balancer ", "Azure LB ")
+        _text(ax, x, y, label, 6.5)
     colour = {"delivered": BLUE, "dropped": VERMILION}.get(trace.verdict.value, PURPLE)
     for k in range(len(pts) - 1):
         (x1, y1, n1), (x2, y2, n2) = pts[k], pts[k + 1]
