@@ -32,7 +32,11 @@ from .compare import Comparison, compare_plugins
 from .model import CniMode, Container, ContainerPort, Plugin, Verdict
 from . import quiz
 
-_LAZY = {"draw_cluster": ("netlab.plot", "draw_cluster")}
+_LAZY = {
+    "draw_cluster": ("netlab.plot", "draw_cluster"),
+    "draw_address_use": ("netlab.plot", "draw_address_use"),
+    "draw_proxy_cost": ("netlab.plot", "draw_proxy_cost"),
+}
 
 
 def __getattr__(name: str):
@@ -52,7 +56,9 @@ __all__ = [
     "Cluster",
     "Comparison",
     "compare_plugins",
+    "draw_address_use",
     "draw_cluster",
+    "draw_proxy_cost",
     "quiz",
     "CniMode",
     "ConfigError",

@@ -303,3 +303,62 @@ def _draw_trace(ax, cluster: "Cluster", trace: "Trace", lay: Layout) -> None:
         _text(ax, x + 0.3, y - 0.3, "X dropped", 9, color=VERMILION, weight="bold", ha="left")
     ax.text(0, -2.95, f"{trace.source} -> {trace.destination}: {trace.verdict.value}", fontsize=8.5, color=colour,
             ha="left", va="center", zorder=6, weight="bold")
+
+
+def draw_address_use(max_pods: int = 30, nodes: tuple[int, ...] = (5, 10, 25, 50, 100, 200, 400), ax: Any = None):
+    """VNet addresses each plugin uses as the cluster grows (section 06), from :func:`netlab.compare_plugins`.
+
+    Example:
+        >>> fig = draw_address_use(nodes=(5, 10))
+        >>> [line.get_label() for line in fig.axes[0].get_lines()]
+        ['kubenet', 'azure-cni', 'azure-cni-overlay']
+    """
+    from .compare import compare_plugins
+
+    rows = {n: {r.plugin: r for r in compare_plugins(n, max_pods).rows} for n in nodes}
+    if ax is None:
+        fig = _figure_class()(figsize=(7.5, 4.2), facecolor="white")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    styles = {"kubenet": (ORANGE, "o", "-"), "azure-cni": (BLUE, "s", "--"), "azure-cni-overlay": (GREEN, "^", ":")}
+    for plugin, (colour, marker, ls) in styles.items():
+        ax.plot(nodes, [rows[n][plugin].subnet_addresses_needed for n in nodes], color=colour, marker=marker,
+                linestyle=ls, label=plugin)
+    ax.set_xlabel("nodes")
+    ax.set_ylabel("node-subnet addresses to plan (with 1 surge node)")
+    ax.set_title(f"Addresses in the VNet subnet, max_pods={max_pods}")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def draw_proxy_cost(modes: tuple[str, ...] = ("iptables",), sizes: tuple[int, ...] = (10, 100, 500, 1000, 2000),
+                    endpoints: int = 3, ax: Any = None):
+    """Rules a first packet meets and rules written per sync, per kube-proxy mode (section 07).
+
+    Counted on rules netlab renders and evaluates (:func:`netlab.kubeproxy.cost.proxy_cost`).
+    """
+    from .kubeproxy.cost import proxy_cost
+
+    if ax is None:
+        fig = _figure_class()(figsize=(11, 4.2), facecolor="white")
+        axes = fig.subplots(1, 2)
+    else:
+        fig, axes = ax.figure, (ax, ax.twinx())
+    palette = {"iptables": VERMILION, "nftables": BLUE, "ipvs": GREEN, "userspace": PURPLE}
+    markers = {"iptables": "o", "nftables": "s", "ipvs": "^", "userspace": "D"}
+    for mode in modes:
+        costs = [proxy_cost(mode, n, endpoints) for n in sizes]
+        axes[0].plot(sizes, [c.rules_traversed for c in costs], marker=markers.get(mode, "o"),
+                     color=palette.get(mode, INK), label=mode)
+        axes[1].plot(sizes, [c.rules_written for c in costs], marker=markers.get(mode, "o"),
+                     color=palette.get(mode, INK), label=mode)
+    axes[0].set_title("rules or lookups a first packet meets (average)")
+    axes[1].set_title("lines written per full sync")
+    for a in axes:
+        a.set_xlabel(f"Services ({endpoints} endpoints each)")
+        a.grid(True, alpha=0.3)
+        a.legend()
+    return fig
