@@ -789,9 +789,17 @@ class NodeView:
         return ToolText(format_ip_route(self.routes))
 
     def ip_addr(self) -> str:
-        """``ip addr`` on the node."""
+        """``ip addr`` on the node (in IPVS mode with the dummy ``kube-ipvs0`` holding every Service address)."""
         uplink = "azure0" if self.dataplane.bridge == "azure0" else "eth0"
-        return ToolText(format_ip_addr(self.interfaces, metric_on=uplink))
+        interfaces = self.interfaces
+        if self._c.config.proxy_mode is ProxyMode.IPVS:
+            from .model import Interface, IPv4Interface
+
+            vips = self._c.node_proxy(self.index).local_addresses
+            index = max(i.ifindex for i in interfaces) + 1
+            interfaces = interfaces + (Interface(index, "kube-ipvs0", "dummy", naming.virtual_mac(self.name, "kube-ipvs0"),
+                                                 tuple(IPv4Interface(f"{ip}/32") for ip in vips), qlen=None),)
+        return ToolText(format_ip_addr(interfaces, metric_on=uplink))
 
     def iptables_nat(self) -> str:
         """The node's own nat rules that decide SNAT of pod traffic leaving the node (ip-masq-agent's,
@@ -809,6 +817,49 @@ class NodeView:
             return ToolText(kpi.render_save(built.extra, extra_rules=own).rstrip("\n"))
         return ToolText(kpi.save_text(tuple(built.rules) + tuple(own),
                                       getattr(built, "declared", None)).rstrip("\n"))
+
+    def _not_mode(self, mode: str, tool: str) -> str | None:
+        current = self._c.config.proxy_mode.value
+        if current == mode:
+            return None
+        return (f"({tool}: kube-proxy on this node runs in {current} mode, not {mode} mode; "
+                f"cluster.with_proxy_mode({mode!r}) shows it)")
+
+    def ipvsadm(self) -> str:
+        """``ipvsadm -Ln`` on the node (IPVS mode: one virtual server per Service address and port)."""
+        msg = self._not_mode("ipvs", "ipvsadm -Ln")
+        if msg:
+            return ToolText(msg)
+        from .kubeproxy import ipvs
+
+        return ToolText(ipvs.render_ipvsadm(self._c.node_proxy(self.index).extra).rstrip("\n"))
+
+    def ipset_list(self) -> str:
+        """The ipsets kube-proxy keeps in IPVS mode."""
+        msg = self._not_mode("ipvs", "ipset")
+        if msg:
+            return ToolText(msg)
+        from .kubeproxy import ipvs
+
+        return ToolText(ipvs.render_ipset(self._c.node_proxy(self.index).extra).rstrip("\n"))
+
+    def nft_list(self) -> str:
+        """``nft list table ip kube-proxy`` on the node (nftables mode)."""
+        msg = self._not_mode("nftables", "nft list table ip kube-proxy")
+        if msg:
+            return ToolText(msg)
+        from .kubeproxy import nftables
+
+        return ToolText(nftables.render_list(self._c.node_proxy(self.index).extra).rstrip("\n"))
+
+    def kube_proxy_ports(self) -> str:
+        """Userspace mode: the port kube-proxy's process listens on for each Service port."""
+        msg = self._not_mode("userspace", "kube-proxy's proxy ports")
+        if msg:
+            return ToolText(msg)
+        from .kubeproxy import userspace
+
+        return ToolText(userspace.render_proxy(self._c.node_proxy(self.index).extra).rstrip("\n"))
 
     def __repr__(self) -> str:
         extra = f", pods {self.pod_cidr}" if self.pod_cidr else ""

@@ -42,6 +42,8 @@ def eui64_link_local(mac: str) -> str:
 def _flags(i: Interface) -> str:
     if i.kind == "loopback":
         return "<LOOPBACK,UP,LOWER_UP>"
+    if i.kind == "dummy":  # kube-ipvs0: kube-proxy never sets it up; the kernel answers for its addresses anyway
+        return "<BROADCAST,NOARP>"
     flags = ["BROADCAST", "MULTICAST"] if i.multicast else ["BROADCAST"]
     if i.promisc:
         flags.append("PROMISC")
@@ -58,8 +60,8 @@ def format_ip_addr(interfaces: Sequence[Interface], metric_on: str | None = None
     out: list[str] = []
     for i in interfaces:
         name = f"{i.name}@if{i.peer_ifindex}" if i.kind == "veth" else i.name
-        qdisc = "mq" if i.kind == "ether" else "noqueue"
-        state = "UNKNOWN" if i.kind == "loopback" else "UP"
+        qdisc = "mq" if i.kind == "ether" else "noop" if i.kind == "dummy" else "noqueue"
+        state = "UNKNOWN" if i.kind == "loopback" else "DOWN" if i.kind == "dummy" else "UP"
         master = f" master {i.master}" if i.master else ""
         out.append(
             f"{i.ifindex}: {name}: {_flags(i)} mtu {i.mtu} qdisc {qdisc}{master} state {state} "
@@ -77,12 +79,13 @@ def format_ip_addr(interfaces: Sequence[Interface], metric_on: str | None = None
                 out.append(f"    inet {a.with_prefixlen} scope host lo")
             else:
                 metric = " metric 100" if i.name == metric_on else ""
-                brd = f" brd {a.network.broadcast_address}" if i.broadcast and a.network.prefixlen < 31 else ""
+                brd = (f" brd {a.network.broadcast_address}"
+                       if i.broadcast and i.kind != "dummy" and a.network.prefixlen < 31 else "")
                 out.append(f"    inet {a.with_prefixlen}{metric}{brd} scope global {i.name}")
             out.append("       valid_lft forever preferred_lft forever")
         if i.kind == "loopback":
             out += ["    inet6 ::1/128 scope host", "       valid_lft forever preferred_lft forever"]
-        elif i.master is None or i.kind != "ether":
+        elif i.kind != "dummy" and (i.master is None or i.kind != "ether"):
             out += [f"    inet6 {eui64_link_local(i.mac)} scope link",
                     "       valid_lft forever preferred_lft forever"]
     return "\n".join(out)

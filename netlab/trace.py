@@ -288,6 +288,7 @@ class _Walk:
         self.choices: list[tuple[str, tuple[tuple[str, float], ...], str]] = []
         self.conntrack: list[tuple[Any, Header, Header]] = []  # (node index or "azure", before, after)
         self.reply_of: "_Walk | None" = None  # set on the walk of a reply: the forward walk it answers
+        self.proxy_legs: list[tuple[int, Header]] = []  # userspace mode: client connections ending in kube-proxy
         self.cfg = cluster.config
         self.target = target  # Pod, Node, Host or a bare address
         self.protocol = protocol
@@ -552,15 +553,15 @@ class _Walk:
             nat = f"{nat}; {snat}" if nat else snat
         note = _hook_note(hook, step, cur, new)
         options = _options(passes)
-        if len(options) > 1 and nat and nat.startswith("DNAT"):
-            chosen_ep = f"{new.dst}:{new.dport}"
-            others = ", ".join(f"{ep} ({p:.2f})" for ep, p in options if ep != chosen_ep)
-            p_here = dict(options).get(chosen_ep, 0.0)
-            note += (f" kube-proxy picked {chosen_ep} with probability {p_here:.2f}; "
-                     f"other branches: {others} (choose with endpoint=... or seed=...)")
+        chosen_ep = step.note if step.verdict == "PROXY" else f"{new.dst}:{new.dport}"
+        probabilities = dict(options)
+        if (nat or step.verdict in ("PROXY", "IPVS")) and chosen_ep in probabilities:
+            if len(options) > 1:
+                others = ", ".join(f"{ep} ({p:.2f})" for ep, p in options if ep != chosen_ep)
+                who = "the kube-proxy process" if step.verdict == "PROXY" else "kube-proxy's rules"
+                note += (f" {who} picked {chosen_ep} with probability {probabilities[chosen_ep]:.2f}; "
+                         f"other branches: {others} (choose with endpoint=... or seed=...)")
             self.choices.append((node.name, tuple(options), chosen_ep))
-        elif nat and nat.startswith("DNAT"):
-            self.choices.append((node.name, tuple(options), f"{new.dst}:{new.dport}"))
         out_if = step.packet.out_interface
         iface = (f"{hook}, out {out_if}" if hook in ("FORWARD", "POSTROUTING") and out_if else
                  f"{hook}, in {came_in}" if came_in and hook in ("PREROUTING", "INPUT") else hook)
@@ -594,6 +595,7 @@ class _Walk:
                  f"{backend}: the backend sees the node's address, never the client's")
         if backend is None:
             raise _Drop("kube-proxy has no backend for this Service")
+        self.proxy_legs.append((node.index, pkt))
         host, _, port = backend.rpartition(":")
         new = Header(node.ip, _sport(node.ip, backend, 0), ipaddress.IPv4Address(host), int(port), self.protocol)
         return self.through_node(node, new, None)
@@ -938,6 +940,16 @@ def _reply(cluster: "Cluster", walk: _Walk, source: Any, request: Header, proto:
             rw.reply_through_node(end, back, None)
         elif isinstance(end, Host):
             rw.from_host(end, back)
+        for node_index, leg in reversed(walk.proxy_legs):
+            node = cluster._nodes[node_index]
+            if rw.end is not node and rw.end != node:
+                break
+            answer = Header(leg.dst, leg.dport, leg.src, leg.sport, proto)
+            rw.hop(f"node {node.name}", "root netns", "kube-proxy socket", answer,
+                   f"proxy socket {leg.dst}:{leg.dport}", f"kube-proxy process (node {node.name})",
+                   "kube-proxy copies the backend's answer onto the client's own connection")
+            rw.end = None
+            rw.reply_through_node(node, answer, None)
         if rw.end == source or rw.end is source:
             got = rw.hops[-1].packet
             ok = got.src == request.dst and got.sport == request.dport
@@ -1021,8 +1033,14 @@ _HOOK_WHAT = {
 
 def _hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
     what = _HOOK_WHAT.get(hook, hook)
+    if step.verdict == "PROXY":
+        return (f"{what}: the connection reaches a socket of the kube-proxy process itself (userspace mode); the "
+                f"process, not the kernel, picks the backend {step.note} and will copy bytes both ways.")
     if step.note:
         return f"{what}: {step.note}."
+    if any(_target(line) == "REDIRECT" for line in step.lines):
+        return (f"{what}: kube-proxy's rule REDIRECTs the connection to port {new.dport} on this node, where the "
+                "kube-proxy process listens for this Service (userspace mode).")
     if new.dst != cur.dst or new.dport != cur.dport:
         return (f"{what}: kube-proxy's rules matched the Service address {cur.dst}:{cur.dport} and rewrote the "
                 f"destination to the endpoint {new.dst}:{new.dport} (DNAT); conntrack will undo it on the reply.")
