@@ -594,7 +594,9 @@ class _Walk:
                  f"the connection ends in the kube-proxy process; it opens a NEW connection from the node to "
                  f"{backend}: the backend sees the node's address, never the client's")
         if backend is None:
-            raise _Drop("kube-proxy has no backend for this Service")
+            why = next((st.note for _, st in reversed(chosen.hooks) if st.verdict == "PROXY"), "")
+            raise _Drop(f"{why or 'kube-proxy has no backend for this Service'}: the client sees the connection "
+                        "accepted and then closed (userspace mode had no REJECT rule)")
         self.proxy_legs.append((node.index, pkt))
         host, _, port = backend.rpartition(":")
         new = Header(node.ip, _sport(node.ip, backend, 0), ipaddress.IPv4Address(host), int(port), self.protocol)
@@ -1059,8 +1061,13 @@ def _hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
 def _endpoint_of(ps: Any) -> str | None:
     if ps.verdict == "PROXY":
         for _, step in reversed(ps.hooks):
-            if step.note and ":" in step.note:
-                return step.note.split()[-1] if " " in step.note else step.note
+            if step.verdict == "PROXY":
+                host, _, port = step.note.rpartition(":")
+                try:
+                    ipaddress.IPv4Address(host)
+                except ValueError:
+                    return None
+                return step.note if port.isdigit() else None
         return None
     if "DNAT" in ps.packet.ctstate:
         return f"{ps.packet.dst}:{ps.packet.dport}"

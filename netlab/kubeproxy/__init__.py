@@ -5,12 +5,15 @@ svc,endpointslices -A -o json`` shows them (the dicts in ``items``) and the node
 kube-proxy settings, and get back
 
 * :func:`render` - the text kube-proxy feeds to ``iptables-restore`` (``form="restore"``),
-  or what ``iptables-save`` prints once it is in the kernel (``form="save"``);
+  or what ``iptables-save`` prints once it is in the kernel (``form="save"``); in
+  nftables mode the ``nft -f`` transaction (``form="transaction"``) or what
+  ``nft list table ip kube-proxy`` prints (``form="list"``);
 * :func:`rules` - the rule data that text is printed from;
 * :func:`trace_flow` - where one packet goes through those very rules.
 
 Modules: :mod:`.api` reads and checks the objects, :mod:`.naming` owns the chain-name
-hashing, :mod:`.iptables` writes iptables mode's rules, :mod:`.flow` traces packets;
+hashing, :mod:`.iptables` writes iptables mode's rules, :mod:`.nftables` nftables mode's
+table (on :mod:`.nft`, nftables as data), :mod:`.flow` traces packets;
 :mod:`netlab.netfilter` holds the generic rule types and the evaluator.
 
 Taught in ``notebooks/07-services.ipynb``.
@@ -56,7 +59,7 @@ from ..netfilter import (
     Source,
     Statistic,
 )
-from . import api, iptables, naming
+from . import api, iptables, ipvs, naming, nftables, userspace
 from .api import (
     EndpointSlice,
     ProxyConfig,
@@ -75,12 +78,17 @@ __all__ = [
     "FlowVerdict", "InInterface", "Mark", "Match", "MatchModule", "NfAcct", "OutInterface",
     "PhysDev", "PortOption", "Protocol", "ProxyConfig", "Recent", "Rule", "Service",
     "ServicePortInfo", "SetMatch", "Source", "Statistic", "api", "chain_name",
-    "endpoint_chain_name", "iptables", "naming", "parse_endpoint_slice", "parse_objects",
+    "endpoint_chain_name", "iptables", "ipvs", "naming", "nftables", "parse_endpoint_slice", "parse_objects",
     "parse_service", "port_proto_hash", "render", "rules", "service_port_name", "service_ports",
-    "trace_flow",
+    "trace_flow", "userspace",
 ]
 
 _FORMS = ("restore", "save")
+#: IPVS mode: ipvsadm -Ln (default), ipset save, iptables-save, iptables-restore input.
+_IPVS_FORMS = ("ipvsadm", "ipset", "iptables", "restore")
+#: userspace mode: iptables-save of its chains (default), the proxy socket table.
+_USERSPACE_FORMS = ("iptables", "proxy")
+_NFT_FORMS = ("transaction", "list")
 
 
 def rules(
@@ -96,7 +104,8 @@ def rules(
     kube-proxy writes them.
 
     Args:
-        mode: the proxy mode; ``"iptables"``.
+        mode: the proxy mode; ``"iptables"``, ``"ipvs"`` or ``"userspace"`` (``"nftables"``
+            writes no iptables rules: ``()``).
         services: Service dicts or parsed Services.
         slices: EndpointSlice dicts or parsed EndpointSlices.
         cfg: the node's kube-proxy settings.
@@ -111,6 +120,12 @@ def rules(
         ['-A KUBE-MARK-MASQ -j MARK --or-mark 0x00004000']
     """
     api.check_mode(mode)
+    if mode == "nftables":
+        return ()
+    if mode == "ipvs":
+        return ipvs.build(services, slices, cfg).rules
+    if mode == "userspace":
+        return userspace.build(services, slices, cfg).rules
     return iptables.build(services, slices, cfg).rules
 
 
@@ -119,19 +134,27 @@ def render(
     services: Iterable[Mapping[str, Any] | Service],
     slices: Iterable[Mapping[str, Any] | EndpointSlice],
     cfg: ProxyConfig,
-    form: str = "restore",
+    form: str | None = None,
     *,
     with_jumps: bool = True,
 ) -> str:
     """Print kube-proxy's rules for this node.
 
     Args:
-        mode: the proxy mode; ``"iptables"``.
+        mode: the proxy mode; ``"iptables"``, ``"nftables"``, ``"ipvs"`` or ``"userspace"``.
         services: Service dicts or parsed Services.
         slices: EndpointSlice dicts or parsed EndpointSlices.
         cfg: the node's kube-proxy settings.
-        form: ``"restore"``: the full-sync input kube-proxy feeds to ``iptables-restore``;
-            ``"save"``: what ``iptables-save`` prints back from the kernel.
+        form: iptables mode: ``"restore"`` (the default): the full-sync input kube-proxy
+            feeds to ``iptables-restore``; ``"save"``: what ``iptables-save`` prints back
+            from the kernel. nftables mode: ``"transaction"`` (the default): the
+            ``nft -f`` input kube-proxy writes through knftables; ``"list"``: what
+            ``nft list table ip kube-proxy`` prints. IPVS mode (:mod:`.ipvs`): ``"ipvsadm"``
+            (the default): ``ipvsadm -Ln``; ``"ipset"``: ``ipset save``; ``"iptables"``: the
+            iptables rules IPVS mode keeps, as ``iptables-save`` prints them; ``"restore"``:
+            their ``iptables-restore`` input. userspace mode (:mod:`.userspace`, removed in
+            v1.26): ``"iptables"`` (the default): ``iptables-save`` of its chains;
+            ``"proxy"``: a table of its proxy sockets.
         with_jumps: restore form only: also list, as ``#`` comments, the jump rules
             kube-proxy adds outside the restore (see :mod:`.iptables`).
 
@@ -147,8 +170,22 @@ def render(
         >>> cfg = kp.ProxyConfig(node_name="node-a", node_ips=["10.224.0.4"])
         >>> kp.render("iptables", [], [], cfg, form="save").splitlines()[0]
         '# Generated by iptables-save v1.8.9 (nf_tables) on Mon Jan  6 12:00:00 2025'
+        >>> kp.render("nftables", [], [], cfg, form="list").splitlines()[0]
+        'table ip kube-proxy {'
     """
     api.check_mode(mode)
+    if mode == "nftables":
+        form = form or "transaction"
+        if form not in _NFT_FORMS:
+            raise ConfigError(
+                f"nftables mode prints form 'transaction' (the nft -f input kube-proxy writes) or 'list' "
+                f"(what nft list table prints), not {form!r}" + did_you_mean(str(form), _NFT_FORMS)
+            )
+        sync = nftables.build(services, slices, cfg)
+        return nftables.render_list(sync) if form == "list" else nftables.render_transaction(sync)
+    if mode in ("ipvs", "userspace"):
+        return _render_ipvs_userspace(mode, services, slices, cfg, form, with_jumps)
+    form = form or "restore"
     if form not in _FORMS:
         raise ConfigError(
             f"form is 'restore' (what kube-proxy writes) or 'save' (what iptables-save prints), "
@@ -158,3 +195,28 @@ def render(
     if form == "save":
         return iptables.render_save(sync)
     return iptables.render_restore(sync, with_jumps=with_jumps)
+
+
+def _render_ipvs_userspace(mode: str, services, slices, cfg: ProxyConfig, form: str | None, with_jumps: bool) -> str:
+    """:func:`render` for IPVS mode (:mod:`.ipvs`) and the historical userspace mode (:mod:`.userspace`)."""
+    if mode == "ipvs":
+        form = form or "ipvsadm"
+        if form not in _IPVS_FORMS:
+            raise ConfigError(
+                f"IPVS mode prints form 'ipvsadm' (ipvsadm -Ln), 'ipset' (ipset save), 'iptables' (iptables-save) "
+                f"or 'restore' (the iptables-restore input), not {form!r}" + did_you_mean(str(form), _IPVS_FORMS)
+            )
+        sync = ipvs.build(services, slices, cfg)
+        if form == "ipvsadm":
+            return ipvs.render_ipvsadm(sync)
+        if form == "ipset":
+            return ipvs.render_ipset(sync)
+        return ipvs.render_save(sync) if form == "iptables" else ipvs.render_restore(sync, with_jumps=with_jumps)
+    form = form or "iptables"
+    if form not in _USERSPACE_FORMS:
+        raise ConfigError(
+            f"userspace mode prints form 'iptables' (iptables-save of its chains) or 'proxy' (its proxy "
+            f"sockets), not {form!r}" + did_you_mean(str(form), _USERSPACE_FORMS)
+        )
+    usync = userspace.build(services, slices, cfg)
+    return userspace.render_save(usync) if form == "iptables" else userspace.render_proxy(usync)

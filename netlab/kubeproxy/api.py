@@ -47,8 +47,11 @@ from .naming import join_host_port, service_port_name
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-#: The proxy modes netlab renders. (IPVS and nftables renderers are to come.)
-PROXY_MODES = ("iptables",)
+#: The proxy modes netlab renders (userspace mode is historical: removed in v1.26).
+PROXY_MODES = ("iptables", "nftables", "ipvs", "userspace")
+
+#: The IPVS schedulers the kernel ships (``net/netfilter/ipvs/ip_vs_*.c``), for ``--ipvs-scheduler``.
+IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos")
 
 #: ``--service-node-port-range`` default of the API server: 30000-32767.
 DEFAULT_NODE_PORT_RANGE = (30000, 32767)
@@ -770,6 +773,14 @@ class ProxyConfig:
         conntrack_tcp_be_liberal: whether ``net.netfilter.nf_conntrack_tcp_be_liberal`` is
             set (then kube-proxy writes no INVALID drop rule).
         random_fully: whether iptables supports ``MASQUERADE --random-fully``.
+        service_cidrs: the cluster's Service CIDRs (its ServiceCIDR objects, or the API
+            server's ``--service-cluster-ip-range``). Only nftables mode uses them: it
+            drops packets to addresses in them that no Service holds. None (or an
+            empty list) means kube-proxy knows none, and writes no such rule.
+        ipvs_scheduler: ``--ipvs-scheduler`` (IPVS mode): ``rr`` (round robin, the
+            default; empty means rr too), ``wrr``, ``lc``, ``sh``, ``mh``... (:data:`IPVS_SCHEDULERS`).
+        ipvs_strict_arp: ``--ipvs-strict-arp`` (IPVS mode): also set ``arp_ignore=1`` and
+            ``arp_announce=2``, so the node does not answer ARP for the VIPs on ``kube-ipvs0``.
 
     Example:
         >>> cfg = ProxyConfig(node_name="node-a", node_ips=["10.224.0.4"], cluster_cidr="10.244.0.0/16")
@@ -786,6 +797,9 @@ class ProxyConfig:
     nodeport_addresses: tuple[ipaddress.IPv4Network, ...] | None = None
     conntrack_tcp_be_liberal: bool = False
     random_fully: bool = True
+    service_cidrs: tuple[ipaddress.IPv4Network, ...] | None = None
+    ipvs_scheduler: str = "rr"
+    ipvs_strict_arp: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_name, str) or not self.node_name:
@@ -816,9 +830,24 @@ class ProxyConfig:
                     "or list CIDRs such as ['10.224.0.0/16']"
                 )
             object.__setattr__(self, "nodeport_addresses", tuple(cidrs))
+        if self.service_cidrs is not None:
+            raw_cidrs = (self.service_cidrs,) if isinstance(self.service_cidrs, str) else tuple(self.service_cidrs)
+            object.__setattr__(
+                self, "service_cidrs", tuple(_v4net(c, "service_cidrs") for c in raw_cidrs) or None
+            )
         for flag in ("masquerade_all", "localhost_nodeports", "conntrack_tcp_be_liberal", "random_fully"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag} must be True or False, not {getattr(self, flag)!r}")
+        if not isinstance(self.ipvs_strict_arp, bool):
+            raise ConfigError(f"ipvs_strict_arp must be True or False (--ipvs-strict-arp), not {self.ipvs_strict_arp!r}")
+        if self.ipvs_scheduler in ("", None):
+            object.__setattr__(self, "ipvs_scheduler", "rr")  # kube-proxy: an empty --ipvs-scheduler means rr
+        if self.ipvs_scheduler not in IPVS_SCHEDULERS:
+            raise ConfigError(
+                f"ipvs_scheduler {self.ipvs_scheduler!r} is not an IPVS scheduler the kernel ships; use one of "
+                f"{', '.join(IPVS_SCHEDULERS)} (--ipvs-scheduler; the default is rr)"
+                + did_you_mean(str(self.ipvs_scheduler), IPVS_SCHEDULERS)
+            )
 
     @property
     def masquerade_value(self) -> int:
@@ -873,7 +902,7 @@ def check_mode(mode: str) -> str:
              "userspace": "userspace mode (removed in v1.26)"}
     if mode in known:
         raise ConfigError(
-            f"netlab does not render {known[mode]} yet; use mode 'iptables'"
+            f"netlab does not render {known[mode]} yet; use one of {', '.join(repr(m) for m in PROXY_MODES)}"
         )
     raise ConfigError(
         f"kube-proxy has no proxy mode {mode!r}; netlab renders {', '.join(repr(m) for m in PROXY_MODES)}"

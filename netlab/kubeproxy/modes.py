@@ -79,4 +79,18 @@ def engine_for(
     if mode == "iptables":
         sync = iptables.build(services, slices, cfg)
         return BuiltMode("iptables", IptablesEngine(sync.rules), sync.rules, extra=sync)
+    elif mode == "nftables":
+        # No iptables rules; hooks map to the kube-proxy table's base chains, e.g.
+        # {"PREROUTING": ("nft filter-prerouting-pre-dnat", "nft nat-prerouting"), ...}.
+        from .nftables import built_mode
+
+        return built_mode(services, slices, cfg)
+    elif mode == "ipvs":
+        from . import ipvs  # imported here: ipvs builds on BuiltMode
+
+        return ipvs.built_mode(services, slices, cfg)
+    elif mode == "userspace":
+        from . import userspace
+
+        return userspace.built_mode(services, slices, cfg)
     raise AssertionError(mode)  # pragma: no cover - check_mode lists the modes
