@@ -788,8 +788,9 @@ class NodeView:
         """``ip route`` on the node."""
         return ToolText(format_ip_route(self.routes))
 
-    def ip_addr(self) -> str:
-        """``ip addr`` on the node (in IPVS mode with the dummy ``kube-ipvs0`` holding every Service address)."""
+    def ip_addr(self, dev: str | None = None) -> str:
+        """``ip addr`` on the node (in IPVS mode with the dummy ``kube-ipvs0`` holding every Service address);
+        ``dev="cbr0"`` is ``ip addr show dev cbr0``."""
         uplink = "azure0" if self.dataplane.bridge == "azure0" else "eth0"
         interfaces = self.interfaces
         if self._c.config.proxy_mode is ProxyMode.IPVS:
@@ -799,6 +800,12 @@ class NodeView:
             index = max(i.ifindex for i in interfaces) + 1
             interfaces = interfaces + (Interface(index, "kube-ipvs0", "dummy", naming.virtual_mac(self.name, "kube-ipvs0"),
                                                  tuple(IPv4Interface(f"{ip}/32") for ip in vips), qlen=None),)
+        if dev is not None:
+            chosen = tuple(i for i in interfaces if i.name == dev)
+            if not chosen:
+                raise NotFoundError(f'Device "{dev}" does not exist on node {self.name}.'
+                                    + did_you_mean(dev, [i.name for i in interfaces]))
+            interfaces = chosen
         return ToolText(format_ip_addr(interfaces, metric_on=uplink))
 
     def iptables_nat(self) -> str:

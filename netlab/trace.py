@@ -826,6 +826,10 @@ def _resolve_destination(cluster: "Cluster", text: Any, port: int | None) -> tup
     host, sep, port_text = raw.rpartition(":")
     if sep and port_text.isdigit() and host:
         target, ip, _ = _resolve_destination(cluster, host, None)
+        if isinstance(target, Node):
+            for e in entries.values():
+                if any(p.node_port == int(port_text) for p in e.spec.ports):
+                    return ServiceTarget(e, target.ip, f"NodePort on {target.name}"), target.ip, int(port_text)
         return target, ip, int(port_text)
     try:
         ip = ipaddress.IPv4Address(raw)
@@ -838,6 +842,9 @@ def _resolve_destination(cluster: "Cluster", text: Any, port: int | None) -> tup
             return ServiceTarget(e, ip, "external IP"), ip, None
         if ip == e.cluster_ip:
             return ServiceTarget(e, ip, "cluster IP"), ip, None
+    owners = cluster.owners(ip)
+    if len(owners) == 1 and isinstance(owners[0], Node):
+        return owners[0], ip, None
     return ip, ip, None
 
 
