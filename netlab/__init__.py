@@ -36,6 +36,7 @@ _LAZY = {
     "draw_cluster": ("netlab.plot", "draw_cluster"),
     "draw_address_use": ("netlab.plot", "draw_address_use"),
     "draw_proxy_cost": ("netlab.plot", "draw_proxy_cost"),
+    "explore": ("netlab.widgets", "explore"),
 }
 
 
@@ -59,6 +60,7 @@ __all__ = [
     "draw_address_use",
     "draw_cluster",
     "draw_proxy_cost",
+    "explore",
     "quiz",
     "CniMode",
     "ConfigError",

@@ -1,0 +1,86 @@
+"""The explorer, driven by setting control values as a learner would click them."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import netlab as nl  # noqa: E402
+
+
+def make():
+    return nl.explore(nl.Cluster.aks("kubenet", nodes=2))
+
+
+def test_add_pod_and_trace_between_nodes():
+    ex = make()
+    c = ex.controls
+    for name, node in (("web-0", 0), ("api-0", 1)):
+        c["pod_name"].value, c["pod_node"].value = name, node
+        c["add_pod"].click()
+    assert sorted(ex.cluster.pods) == ["api-0", "web-0"]
+    c["src"].value, c["dst"].value = "web-0", "api-0"
+    c["go"].click()
+    assert ex.trace.delivered
+    assert "delivered" in ex.message.value
+    texts = [t.get_text() for t in ex.figure.axes[0].texts]
+    assert any(t.startswith("web-0") for t in texts)
+
+
+def test_bad_input_keeps_the_cluster_and_explains():
+    ex = make()
+    c = ex.controls
+    c["pod_name"].value = "Web_0"
+    before = ex.cluster
+    c["add_pod"].click()
+    assert ex.cluster is before
+    assert "ConfigError" in ex.message.value and "lowercase letters" in ex.message.value
+
+
+def test_switching_plugin_readdresses_and_a_refused_switch_resets_the_selector():
+    ex = make()
+    c = ex.controls
+    c["pod_name"].value = "web-0"
+    c["add_pod"].click()
+    c["plugin"].value = "azure-cni"
+    assert ex.cluster.plugin is nl.Plugin.AZURE_CNI
+    assert str(ex.cluster.pods["web-0"].ip) == "10.224.0.5"
+    assert not c["cni_mode"].disabled
+    # kubenet with max_pods 250 on 2 nodes is fine; make a switch fail: 300 pods do not fit max_pods 250
+    big = nl.Cluster.aks("azure-cni-overlay", nodes=1, pods_per_node=250, max_pods=250)
+    ex2 = nl.explore(big)
+    ex2.controls["plugin"].value = "azure-cni"  # Azure CNI allows 30 pods per node by default
+    assert ex2.cluster is big and ex2.controls["plugin"].value == "azure-cni-overlay"
+    assert "NodeFullError" in ex2.message.value
+
+
+def test_services_and_proxy_modes():
+    ex = make()
+    c = ex.controls
+    c["pod_name"].value, c["pod_node"].value, c["pod_port"].value = "web-0", 1, 8080
+    c["add_pod"].click()
+    c["pod_name"].value, c["pod_node"].value = "client", 0
+    c["add_pod"].click()
+    c["svc_name"].value, c["svc_port"].value, c["svc_type"].value = "web", 8080, "NodePort"
+    c["add_service"].click()
+    assert "web" in ex.cluster.services
+    for mode in ("ipvs", "nftables", "userspace", "iptables"):
+        c["proxy_mode"].value = mode
+        c["src"].value, c["dst"].value, c["port"].value = "client", "web", 8080
+        c["go"].click()
+        assert ex.trace.delivered, (mode, ex.message.value)
+
+
+def test_undo_steps_back():
+    ex = make()
+    ex.controls["add_node"].click()
+    assert ex.cluster.node_count == 3
+    ex.controls["undo"].click()
+    assert ex.cluster.node_count == 2
+    ex.controls["undo"].click()
+    assert "nothing to undo" in ex.message.value
+
+
+def test_trace_without_destination_says_what_to_choose():
+    ex = make()
+    ex.controls["go"].click()
+    assert "choose where the packet goes" in ex.message.value
