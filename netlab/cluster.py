@@ -48,6 +48,9 @@ from .netfilter import format_save
 from .routing import format_ip_route, format_table
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_AKS_SETTINGS = ("vnet_cidr", "subnet_cidr", "pod_cidr", "service_cidr", "dns_service_ip", "max_pods", "cni_mode",
+                 "name", "resource_group", "location")
 
 
 def _check_name(name: object, what: str) -> str:
@@ -104,7 +107,10 @@ class Cluster:
         """
         if not isinstance(nodes, int) or isinstance(nodes, bool) or nodes < 1:
             raise ConfigError(f"nodes={nodes!r}: an AKS cluster needs at least one node (a whole number)")
-        if not isinstance(pods_per_node, int) or pods_per_node < 0:
+        for what, value in (("name", name), ("resource_group", resource_group), ("location", location)):
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{what}={value!r}: give a non-empty name, such as {what}='netlab'")
+        if not isinstance(pods_per_node, int) or isinstance(pods_per_node, bool) or pods_per_node < 0:
             raise ConfigError(f"pods_per_node={pods_per_node!r} must be a whole number, 0 or more")
         _check_name(name, "cluster")
         cfg = ipam.make_config(
@@ -187,6 +193,18 @@ class Cluster:
                 f"pod {name} already exists in namespace {namespace}: pod names are unique within "
                 "a namespace; pick another name or another namespace"
             )
+        if isinstance(containers, Container):
+            containers = [containers]
+        if containers is not None and not isinstance(containers, (list, tuple)):
+            raise ConfigError(f"pod {name}: containers must be a list of nl.Container(...), not {containers!r}")
+        if labels is not None and (not isinstance(labels, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in labels.items())):
+            raise ConfigError(f"pod {name}: labels are a dict of text keys and values, such as {{'app': 'web'}}, "
+                              f"not {labels!r}")
+        for label, value in (labels or {}).items():
+            if not _LABEL.match(label.rpartition("/")[2]) or (value and not _LABEL.match(value)):
+                raise ConfigError(f"pod {name}: label {label}={value} is not valid: label keys and values use letters, "
+                                  "digits, '-', '_' and '.', start and end with a letter or digit, at most 63 characters")
         conts = tuple(containers) if containers is not None else (Container("app"),)
         if not conts or not all(isinstance(c, Container) for c in conts):
             raise ConfigError(
@@ -213,7 +231,7 @@ class Cluster:
 
     def add_node(self, count: int = 1) -> "Cluster":
         """A new cluster with ``count`` more (empty) nodes."""
-        if not isinstance(count, int) or count < 1:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ConfigError(f"add_node(count={count!r}): count must be a whole number, 1 or more")
         total = self.node_count + count
         ipam.check_node_count(self.config, total)
@@ -229,11 +247,16 @@ class Cluster:
         any :meth:`aks` keyword (``max_pods`` takes the new plugin's default unless given).
         """
         plugin = ipam.parse_plugin(plugin)
+        unknown = sorted(set(settings) - set(_AKS_SETTINGS))
+        if unknown:
+            raise ConfigError(f"with_plugin() does not take {unknown[0]!r}: it takes the ranges and settings of "
+                              f"Cluster.aks ({', '.join(_AKS_SETTINGS)}); nodes and pods stay as they are"
+                              + did_you_mean(unknown[0], _AKS_SETTINGS))
         cfg = self.config
         kwargs: dict[str, Any] = dict(
             name=cfg.name, resource_group=cfg.resource_group, location=cfg.location,
             vnet_cidr=cfg.vnet_cidr, service_cidr=cfg.service_cidr, dns_service_ip=cfg.dns_service_ip,
-            cni_mode=cfg.cni_mode,
+            cni_mode=cfg.cni_mode if plugin is Plugin.AZURE_CNI else CniMode.TRANSPARENT,
         )
         if not any("subnet widened" in n for n in cfg.notes):
             kwargs["subnet_cidr"] = cfg.subnet_cidr
@@ -241,7 +264,8 @@ class Cluster:
                 and not any("pod CIDR widened" in n for n in cfg.notes):
             kwargs["pod_cidr"] = cfg.pod_cidr
         kwargs.update(settings)
-        new_cfg = ipam.make_config(plugin, nodes=self.node_count, **kwargs)
+        new_cfg = dataclasses.replace(ipam.make_config(plugin, nodes=self.node_count, **kwargs),
+                                      proxy_mode=cfg.proxy_mode)
         placements = [
             [(k, self._pods[k].containers, self._pods[k].labels)
              for k in sorted(self._nodes[n].pods, key=lambda k: self._pods[k].seq)]
@@ -318,11 +342,16 @@ class Cluster:
         return ServicesView(self)
 
     def _service(self, name: str, namespace: str | None = None) -> "services.ServiceEntry":
+        if not isinstance(name, str):
+            raise NotFoundError(f"Services are looked up by name, such as 'web' or 'kube-system/kube-dns', not {name!r}")
         ns, _, nm = name.rpartition("/") if "/" in name else (namespace or "default", "", name)
         entry = self._services.get((ns, nm))
         if entry is None:
-            names = [n for (_, n) in self._services.keys()]
-            raise NotFoundError(f"there is no Service {nm!r} in namespace {ns}.{did_you_mean(nm, names)}")
+            elsewhere = [f"{k[0]}/{k[1]}" for k in self._services.keys() if k[1] == nm]
+            hint = (f" It is in namespace {elsewhere[0].split('/')[0]}: write {elsewhere[0]!r}." if elsewhere else
+                    did_you_mean(nm, [n for (_, n) in self._services.keys()]))
+            raise NotFoundError(f"there is no Service {nm!r} in namespace {ns}.{hint} List them with "
+                                "cluster.kubectl_get_svc(all_namespaces=True).")
         return entry
 
     def api_objects(self) -> dict[str, Any]:
@@ -341,11 +370,11 @@ class Cluster:
 
     def kubectl_get_svc(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
         """Services as ``kubectl get svc -o wide`` (``all_namespaces=True`` for ``-A``)."""
-        return ToolText(services.format_get_svc(self, namespace, all_namespaces))
+        return ToolText(services.format_get_svc(self, namespace, all_namespaces or namespace is None))
 
     def kubectl_get_endpointslices(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
         """EndpointSlices as ``kubectl get endpointslices``."""
-        return ToolText(services.format_get_endpointslices(self, namespace, all_namespaces))
+        return ToolText(services.format_get_endpointslices(self, namespace, all_namespaces or namespace is None))
 
     def az_lb_rules(self) -> str:
         """``az network lb rule list --lb-name kubernetes -o table``: one rule per LoadBalancer Service port."""
@@ -365,6 +394,9 @@ class Cluster:
             mode = CniMode(mode)
         except ValueError:
             raise ConfigError(f"unknown Azure CNI mode {mode!r}: choose 'transparent' or 'bridge'") from None
+        if self.config.plugin is not Plugin.AZURE_CNI and mode is not CniMode.TRANSPARENT:
+            raise ConfigError(f"cni_mode {mode.value!r} is an Azure CNI setting, and this cluster uses "
+                              f"{self.config.plugin.value}; switch with .with_plugin('azure-cni', cni_mode='bridge')")
         return dataclasses.replace(self, config=dataclasses.replace(self.config, cni_mode=mode))
 
     # ----------------------------------------------------------------- lookups
@@ -401,13 +433,19 @@ class Cluster:
         raise NotFoundError(f"there is no node named {node!r}.{did_you_mean(str(node), names)}")
 
     def _pod(self, name: str, namespace: str | None = None) -> Pod:
+        if not isinstance(name, str):
+            raise NotFoundError(f"pods are looked up by name, such as 'web-0' or 'kube-system/coredns-0', not {name!r}")
         ns, _, nm = name.rpartition("/") if "/" in name else (namespace or "default", "", name)
         if namespace is not None and "/" not in name:
             ns = namespace
         pod = self._pods.get((ns, nm))
         if pod is None:
-            names = [n for (_, n) in self._pods.keys()] if len(self._pods) <= 5000 else []
-            raise NotFoundError(f"there is no pod {nm!r} in namespace {ns}.{did_you_mean(nm, names)}")
+            keys = list(self._pods.keys()) if len(self._pods) <= 5000 else []
+            elsewhere = [f"{k[0]}/{k[1]}" for k in keys if k[1] == nm]
+            hint = (f" It is in namespace {elsewhere[0].split('/')[0]}: write {elsewhere[0]!r}." if elsewhere else
+                    did_you_mean(nm, [n for (_, n) in keys]))
+            raise NotFoundError(f"there is no pod {nm!r} in namespace {ns}.{hint} List the pods with "
+                                "cluster.kubectl_get_pods(all_namespaces=True).")
         return pod
 
     def pods_on(self, node: "int | str") -> tuple[Pod, ...]:
@@ -417,6 +455,7 @@ class Cluster:
 
     def owners(self, ip: IPv4Address) -> tuple[Any, ...]:
         """Every node or pod holding ``ip`` (more than one only for overlapping ``none`` bridges)."""
+        ip = ipam.parse_address(ip, "address")
         cfg = self.config
         found: list[Any] = []
         if ip in cfg.subnet_cidr:
@@ -618,6 +657,7 @@ class Cluster:
 
         AGE is simulated: one minute per pod created after this one, plus one.
         """
+        all_namespaces = all_namespaces or namespace is None
         keys = sorted(k for k in self._pods.keys() if all_namespaces or k[0] == namespace)
         if not keys:
             return ToolText(f"No resources found in {namespace} namespace." if not all_namespaces
@@ -635,6 +675,9 @@ class Cluster:
 
     def describe(self, max_nodes: int = 6, max_pods: int = 8) -> str:
         """The cluster in words: the text alternative to :func:`netlab.plot.draw_cluster`."""
+        for what, value in (("max_nodes", max_nodes), ("max_pods", max_pods)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{what}={value!r}: give a whole number, 1 or more")
         cfg = self.config
         mode = f" ({cfg.cni_mode.value} mode)" if cfg.plugin is Plugin.AZURE_CNI else ""
         head = (f"{cfg.plugin.value}{mode} cluster {cfg.name!r}: VNet {cfg.vnet_cidr}, node subnet "
@@ -704,7 +747,10 @@ class NodesView(Sequence):
     def __getitem__(self, key):  # type: ignore[override]
         if isinstance(key, slice):
             return [self[i] for i in range(*key.indices(len(self)))]
-        if isinstance(key, int) and key < 0:
+        if isinstance(key, int) and not isinstance(key, bool) and key < 0:
+            if key < -len(self):
+                raise NotFoundError(f"there is no node {key}: this cluster has {len(self)} node(s); count from the "
+                                    f"end with -1 to -{len(self)}")
             key += len(self)
         return NodeView(self._c, self._c._nodes[self._c._node_index(key)])
 

@@ -75,11 +75,24 @@ class Comparison:
             out.append([label, *cells])
         return out
 
+    @property
+    def warnings(self) -> list[str]:
+        """Rows that describe a cluster the plugin cannot have."""
+        out = []
+        for r in self.rows:
+            if self.nodes > r.node_limit:
+                out.append(f"{r.plugin} cannot have {self.nodes:,} nodes: its limit is {r.node_limit:,} "
+                           "(one Azure route per node, at most 400 routes per route table)")
+            if r.pod_addresses_outside_vnet > 65536:
+                out.append(f"{r.plugin} needs a pod CIDR larger than the default /16 for {self.nodes:,} nodes "
+                           "(one /24 each)")
+        return out
+
     def __str__(self) -> str:
         t = self.table()
         widths = [max(len(row[i]) for row in t) for i in range(len(t[0]))]
         head = f"{self.nodes} nodes (+{self.surge} surge)"
-        lines = [head]
+        lines = [head] + [f"note: {w}" for w in self.warnings]
         for row in t:
             lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip())
         return "\n".join(lines)
@@ -92,7 +105,8 @@ class Comparison:
         e = html.escape
         head = "".join(f"<th>{e(c)}</th>" for c in t[0])
         body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in t[1:])
-        return (f"<p><b>{self.nodes} nodes (+{self.surge} surge)</b></p><table><thead><tr>{head}</tr></thead>"
+        notes = "".join(f"<p><i>note: {e(w)}</i></p>" for w in self.warnings)
+        return (f"<p><b>{self.nodes} nodes (+{self.surge} surge)</b></p>{notes}<table><thead><tr>{head}</tr></thead>"
                 f"<tbody>{body}</tbody></table>")
 
 
@@ -117,9 +131,13 @@ def compare_plugins(nodes: int = 50, max_pods: int | None = None, surge: int = 1
             (kubenet 110, Azure CNI 30, Overlay 250).
         surge: extra nodes an upgrade adds at once (AKS's max surge, default 1).
     """
-    if not isinstance(nodes, int) or nodes < 1:
-        raise ConfigError(f"nodes={nodes!r}: compare at least one node")
-    if not isinstance(surge, int) or surge < 0:
+    if not isinstance(nodes, int) or isinstance(nodes, bool) or not 1 <= nodes <= ipam.AKS_NODE_LIMIT:
+        raise ConfigError(f"nodes={nodes!r}: compare a whole number of nodes from 1 to {ipam.AKS_NODE_LIMIT:,} "
+                          "(the most an AKS cluster can have)")
+    if max_pods is not None and (not isinstance(max_pods, int) or isinstance(max_pods, bool)):
+        raise ConfigError(f"max_pods={max_pods!r}: give a whole number from 10 to 250, or leave it out for the "
+                          "plugins' defaults")
+    if not isinstance(surge, int) or isinstance(surge, bool) or surge < 0:
         raise ConfigError(f"surge={surge!r}: surge is a whole number of extra nodes, 0 or more")
     rows = []
     for plugin in PLUGINS:

@@ -186,10 +186,13 @@ def make_config(
         cni_mode = CniMode(cni_mode)
     except ValueError:
         raise ConfigError(f"unknown Azure CNI mode {cni_mode!r}: choose 'transparent' or 'bridge'") from None
+    if cni_mode is CniMode.BRIDGE and plugin is not Plugin.AZURE_CNI:
+        raise ConfigError(f"cni_mode 'bridge' is an Azure CNI setting; plugin {plugin.value} has no such mode: "
+                          "use plugin='azure-cni' or leave cni_mode out")
     notes: list[str] = []
     if max_pods is None:
         max_pods = DEFAULT_MAX_PODS[plugin]
-    if not isinstance(max_pods, int) or not MAX_PODS_RANGE[0] <= max_pods <= MAX_PODS_RANGE[1]:
+    if not isinstance(max_pods, int) or isinstance(max_pods, bool) or not MAX_PODS_RANGE[0] <= max_pods <= MAX_PODS_RANGE[1]:
         raise ConfigError(
             f"max_pods {max_pods!r} is outside what AKS accepts: max pods per node must be "
             f"from {MAX_PODS_RANGE[0]} to {MAX_PODS_RANGE[1]}"

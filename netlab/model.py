@@ -89,6 +89,8 @@ class Verdict(str, enum.Enum):
 
 
 _PROTOCOLS = ("TCP", "UDP", "SCTP")
+_NAME = __import__("re").compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_PORT_NAME = __import__("re").compile(r"^(?=.*[a-z])[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,11 @@ class ContainerPort:
         if not isinstance(self.port, int) or isinstance(self.port, bool) or not 1 <= self.port <= 65535:
             raise ConfigError(
                 f"containerPort {self.port!r} is not a port: a port is a whole number from 1 to 65535"
+            )
+        if self.name is not None and (not isinstance(self.name, str) or not _PORT_NAME.match(self.name)):
+            raise ConfigError(
+                f"port name {self.name!r} is not valid: a port name (IANA_SVC_NAME) has at most 15 lowercase "
+                "letters, digits and '-', with at least one letter, such as 'http'"
             )
         proto = str(self.protocol).upper()
         if proto not in _PROTOCOLS:
@@ -128,8 +135,13 @@ class Container:
     ports: tuple[ContainerPort, ...] = ()
 
     def __init__(self, name: str, ports: "tuple[PortLike, ...] | list[PortLike]" = ()) -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigError("a container needs a non-empty name, such as Container('nginx')")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ConfigError(f"container name {name!r} is not valid: lowercase letters, digits and '-', starting and "
+                              "ending with a letter or digit, such as Container('nginx')")
+        if isinstance(ports, (int, ContainerPort)):
+            ports = [ports]
+        if not isinstance(ports, (list, tuple)):
+            raise ConfigError(f"container {name}: ports is a list of numbers or nl.ContainerPort(...), not {ports!r}")
         norm = tuple(p if isinstance(p, ContainerPort) else ContainerPort(p) for p in ports)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "ports", norm)

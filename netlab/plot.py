@@ -80,6 +80,19 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
         ax: an existing Axes to draw into; a new figure is made when ``None``.
         max_nodes, max_pods: larger clusters are summarised ("+N more").
     """
+    from .cluster import Cluster
+    from .errors import ConfigError
+    from .trace import Trace
+
+    if not isinstance(cluster, Cluster):
+        raise ConfigError(f"draw_cluster needs a cluster, such as nl.Cluster.aks('kubenet'), not {cluster!r}")
+    if trace is not None and not isinstance(trace, Trace):
+        raise ConfigError(f"trace= takes what cluster.trace(...) returns, not {trace!r}")
+    if ax is not None and not hasattr(ax, "add_patch"):
+        raise ConfigError(f"ax= takes a matplotlib Axes (fig.subplots()), not {ax!r}")
+    for what, value in (("max_nodes", max_nodes), ("max_pods", max_pods)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{what}={value!r}: give a whole number, 1 or more")
     cfg = cluster.config
     shown = min(cluster.node_count, max_nodes)
     has_svc = any(e.spec.namespace != "kube-system" and e.spec.name != "kubernetes" for e in cluster._services.values())
@@ -174,14 +187,14 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
         if len(cluster.route_table()) > 8:
             rows.append(f"... {len(cluster.route_table()) - 8} more")
         h = 0.45 + 0.26 * len(rows)
-        _box(ax, rx, vy - 0.45, 3.2, h, YELLOW, z=1)
-        _text(ax, rx + 1.6, vy - 0.45 + h - 0.2, "route table (UDR)", 7.5, weight="bold")
+        _box(ax, rx, vy - 0.45, 4.2, h, YELLOW, z=1)
+        _text(ax, rx + 2.1, vy - 0.45 + h - 0.2, "route table (UDR)", 7.5, weight="bold")
         used = set()
         if trace is not None:
             used = {h.decided_by for h in trace.hops if h.table.startswith("az network route-table")}
         for k, row in enumerate(rows):
             hit = k < len(routes) and cluster.route_table_line(routes[k]) in used
-            _text(ax, rx + 1.6, vy - 0.45 + h - 0.46 - 0.26 * k, row + ("  <- used" if hit else ""), 6.8,
+            _text(ax, rx + 2.1, vy - 0.45 + h - 0.46 - 0.26 * k, row + ("  <- used" if hit else ""), 6.8,
                   family="monospace", weight="bold" if hit else "normal", color=BLUE if hit else INK)
     svc_rows = []
     for e in sorted(cluster._services.values(), key=lambda e: e.key):

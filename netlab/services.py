@@ -158,6 +158,13 @@ def normalise_ports(ports: Sequence[Any]) -> list[dict[str, Any]]:
                 "{'name': 'http', 'port': 80, 'targetPort': 8080}")
     if not out:
         raise ServiceError("spec.ports: Required value; a Service needs at least one port, e.g. ports=[80]")
+    seen: dict[tuple, int] = {}
+    for i, d in enumerate(out):
+        key = (d.get("port"), d.get("protocol"))
+        if key in seen:
+            raise ServiceError(f"spec.ports[{i}]: Duplicate value: {{port: {key[0]}, protocol: {key[1]}}}: "
+                               f"spec.ports[{seen[key]}] has the same port and protocol; give each port its own number")
+        seen[key] = i
     if len(out) > 1:
         for i, d in enumerate(out):
             if not d.get("name"):
@@ -306,6 +313,8 @@ def endpoint_slices(cluster: "Cluster", entry: ServiceEntry) -> list[dict[str, A
 
 # ----------------------------------------------------------------------------- in the cluster
 _DNS1035 = __import__("re").compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = __import__("re").compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL = __import__("re").compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
 def default_services(cfg) -> Any:
@@ -340,6 +349,13 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
     from .errors import DuplicateError
 
     where = f"Service {namespace}/{name}"
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS1123_LABEL.match(namespace):
+        raise ServiceError(f"{where}: metadata.namespace: Invalid value: {namespace!r}: a namespace is lowercase "
+                           "letters, digits and '-', at most 63 characters (for example 'default')")
+    if type_ not in ("ClusterIP", "NodePort", "LoadBalancer"):
+        raise ServiceError(
+            f"{where}: spec.type: Unsupported value: {type_!r}: netlab builds 'ClusterIP', 'NodePort' and "
+            "'LoadBalancer' Services (an 'ExternalName' Service is only a DNS alias; kube-proxy writes nothing for it)")
     if not isinstance(name, str) or len(name) > 63 or not _DNS1035.match(name):
         raise ServiceError(
             f"{where}: metadata.name: Invalid value: {name!r}: a Service name must be a DNS-1035 label: lowercase "
@@ -347,8 +363,19 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
     if (namespace, name) in cluster._services:
         raise DuplicateError(f"{where} already exists: Service names are unique within a namespace; "
                              "pick another name or remove_service() the old one first")
-    if selector is not None and not isinstance(selector, Mapping):
-        raise ServiceError(f"{where}: spec.selector: give a dict of labels, such as {{'app': 'web'}}")
+    if selector is not None and (not isinstance(selector, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and _LABEL.match(k.rpartition("/")[2]) and
+            (not v or _LABEL.match(v)) for k, v in selector.items())):
+        raise ServiceError(f"{where}: spec.selector: Invalid value: {selector!r}: give a dict of label keys and "
+                           "values (letters, digits, '-', '_', '.'), such as {'app': 'web'}")
+    for what, value in (("loadBalancerSourceRanges", load_balancer_source_ranges), ("externalIPs", external_ips)):
+        if isinstance(value, str):
+            raise ServiceError(f"{where}: spec.{what}: give a list, such as [{value!r}]")
+        if value is not None and not all(isinstance(v, str) for v in value):
+            raise ServiceError(f"{where}: spec.{what}: Invalid value: {list(value)!r}: give addresses as text, "
+                               "such as ['203.0.113.0/25']")
+    if ports is None:
+        raise ServiceError(f"{where}: spec.ports: Required value; a Service needs at least one port, e.g. ports=[80]")
     port_dicts = normalise_ports(ports)
     cfg = cluster.config
     taken_ips = {e.cluster_ip for e in cluster._services.values()}

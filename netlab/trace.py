@@ -45,6 +45,7 @@ OUTBOUND_PUBLIC_IP = ipaddress.IPv4Address("203.0.113.10")  # RFC 5737 documenta
 OUTBOUND_RULE_NAME = "aksOutboundRule"
 INTERNET_HOST = ipaddress.IPv4Address("198.51.100.7")  # RFC 5737 documentation range
 LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
+LOOPBACK_LOCAL_ROUTE = "local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1"
 _MAX_HOPS = 32
 
 
@@ -245,6 +246,17 @@ def _resolve(cluster: "Cluster", text: str, role: str) -> Any:
             )
         if owners:
             return owners[0] if role == "source" else ip
+        if role == "source":
+            cfg = cluster.config
+            if ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255"):
+                raise ConfigError(f"source {ip}: a loopback, unspecified, broadcast or multicast address sends no "
+                                  "connection; start from a pod, a node or a host such as 'internet'")
+            if ip in cfg.service_cidr:
+                raise ConfigError(f"source {ip} is in the service CIDR {cfg.service_cidr}: ClusterIPs are virtual, "
+                                  "nothing sends from them; start from a pod, a node or a host")
+            if (cfg.pod_cidr is not None and ip in cfg.pod_cidr) or ip in cfg.subnet_cidr:
+                raise NotFoundError(f"source {ip}: no pod or node of the cluster has this address; list the pods "
+                                    "with cluster.kubectl_get_pods()")
         return _host_for_ip(cluster, ip) if role == "source" else ip
     named = hosts(cluster)
     if text in named:
@@ -317,13 +329,14 @@ class _Walk:
     def from_pod(self, pod: Pod, pkt: Header) -> Header:
         place, ns = self.pod_place(pod)
         if pkt.dst in LOOPBACK_NET or pkt.dst == pod.ip:
-            line = (f"local {pkt.dst} dev lo table local proto kernel scope host src 127.0.0.1"
-                    if pkt.dst in LOOPBACK_NET else
-                    f"local {pod.ip} dev eth0 table local proto kernel scope host src {pod.ip}")
+            loop = pkt.dst in LOOPBACK_NET
+            line = (LOOPBACK_LOCAL_ROUTE if loop else
+                    f"local {pod.ip} dev eth0 proto kernel scope host src {pod.ip}")
+            what = ("a loopback address" if loop else "this pod's own address")
             self.hop(place, ns, "out lo", pkt, line, f"ip route show table local (pod {pod.name})",
-                     "the destination is this pod's own address, so the kernel loops the packet back "
-                     "over lo; it never leaves the pod's network namespace")
-            return self.deliver_pod(pod, pkt, "in lo")
+                     f"the destination is {what}, so the kernel loops the packet back over lo; it never leaves "
+                     "the pod's network namespace, which all the pod's containers share")
+            return self.deliver_pod(pod, pkt, "in lo", line=line)
         dp = self.c.pod_dataplane(pod)
         r = lookup(dp.routes, pkt.dst)
         if r is None:  # pragma: no cover - every pod has a default route
@@ -357,7 +370,7 @@ class _Walk:
         else:
             note = f"no container declares {self.protocol}/{pkt.dport}"
         if line is None:
-            line = f"local {pod.ip} dev eth0 table local proto kernel scope host src {pod.ip}"
+            line = f"local {pod.ip} dev eth0 proto kernel scope host src {pod.ip}"
         self.hop(place, ns, interface, pkt, line, f"ip route show table local (pod {pod.name})", note)
         self.end, self.listener = pod, listener
         return pkt
@@ -369,14 +382,14 @@ class _Walk:
         if dp.bridge in ("cbr0", "docker0"):
             gw = dp.interfaces[2].addresses[0].ip  # the bridge's own address
             if nxt == gw:
-                return self.through_node(node, pkt, f"{veth} (port of {dp.bridge})")
+                return self.through_node(node, pkt, f"{dp.bridge} (from its port {veth})")
             return self.bridge_deliver(node, dp.bridge, pkt, nxt, came_in=veth)
         if dp.bridge == "azure0":
             local = self.c._pod_index(node.index).get(nxt)
             if local or nxt == node.ip:
                 if local:
                     return self.bridge_deliver(node, "azure0", pkt, nxt, came_in=veth)
-                return self.through_node(node, pkt, f"{veth} (port of azure0)")
+                return self.through_node(node, pkt, f"azure0 (from its port {veth})")
             place, ns = self.node_place(node)
             iface = f"in {veth}, bridged out eth0"
             self.hop(place, ns, iface, pkt,
@@ -515,7 +528,8 @@ class _Walk:
             if dev == "lo" and not pkt.dst.is_loopback:
                 dev = "kube-ipvs0"
             self.hop(place, ns, f"in {came_in or 'lo'}", pkt,
-                     f"local {pkt.dst} dev {dev} table local proto kernel scope host src {pkt.dst}",
+                     (LOOPBACK_LOCAL_ROUTE if pkt.dst.is_loopback else
+                      f"local {pkt.dst} dev {dev} proto kernel scope host src {pkt.dst}"),
                      f"ip route show table local (node {node.name})",
                      "the destination is one of the node's own addresses: it goes up to the node itself")
             return
@@ -555,7 +569,8 @@ class _Walk:
         options = _options(passes)
         chosen_ep = step.note if step.verdict == "PROXY" else f"{new.dst}:{new.dport}"
         probabilities = dict(options)
-        if (nat or step.verdict in ("PROXY", "IPVS")) and chosen_ep in probabilities:
+        dnat = nat is not None and nat.startswith("DNAT")
+        if (dnat or step.verdict in ("PROXY", "IPVS")) and chosen_ep in probabilities:
             if len(options) > 1:
                 others = ", ".join(f"{ep} ({p:.2f})" for ep, p in options if ep != chosen_ep)
                 who = "the kube-proxy process" if step.verdict == "PROXY" else "kube-proxy's rules"
@@ -725,7 +740,7 @@ class _Walk:
     # -- hosts around the cluster
     def deliver_host(self, host: Host, pkt: Header) -> Header:
         self.hop(host.place, host.kind, "in eth0", pkt, f"local {host.ip}", "the host's own address",
-                 "delivered")
+                 f"{host.ip} is this host's own address: the packet has arrived")
         self.end = host
         return pkt
 
@@ -848,6 +863,30 @@ def _resolve_destination(cluster: "Cluster", text: Any, port: int | None) -> tup
     return ip, ip, None
 
 
+def _is_host_port(text: str) -> bool:
+    host, sep, port = text.rpartition(":")
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return bool(sep) and port.isdigit()
+
+
+def _check_port(port: Any, what: str) -> None:
+    if port is None:
+        return
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ConfigError(f"{what} {port!r} is not a port: a port is a whole number from 1 to 65535")
+
+
+def _check_destination(ip: IPv4Address, text: Any) -> None:
+    if ip.is_unspecified or ip == ipaddress.IPv4Address("255.255.255.255") or ip.is_multicast:
+        raise ConfigError(f"{text!r} is not an address a connection can go to (unspecified, broadcast or "
+                          "multicast); give a pod, a node, a Service or a host's address")
+    if ip.is_loopback and str(text).strip() != "127.0.0.1":
+        raise ConfigError(f"{text!r} is a loopback address: write 'localhost' to trace to the source's own lo")
+
+
 def _default_port(target: Any, port: int | None, via_node_port: bool) -> int:
     if port is not None:
         return port
@@ -880,8 +919,13 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
     proto = str(protocol).lower()
     if proto not in ("tcp", "udp", "sctp"):
         raise ConfigError(f"protocol {protocol!r} is not one a trace knows: use 'tcp', 'udp' or 'sctp'")
-    if port is not None and (not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535):
-        raise ConfigError(f"port {port!r} is not a port: a port is a whole number from 1 to 65535")
+    _check_port(port, "port")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"seed={seed!r}: the seed is a whole number (0, 1, 2, ...); the same seed always "
+                          "gives the same choices")
+    if endpoint is not None and (not isinstance(endpoint, str) or not _is_host_port(endpoint)):
+        raise ConfigError(f"endpoint={endpoint!r}: give an endpoint as 'IP:port', for example '10.244.1.2:8080' "
+                          "(the Service's endpoints are listed by cluster.services[name].endpoints)")
     s = _resolve(cluster, src, "source")
     if str(dst).strip() in ("localhost", "127.0.0.1"):
         if isinstance(s, Host):
@@ -891,15 +935,17 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
     else:
         d, dst_ip, given = _resolve_destination(cluster, dst, port)
         if given is not None:
+            _check_port(given, f"the port in {dst!r}")
             port = given
         if dst_ip is None:
             dst_ip = d if isinstance(d, ipaddress.IPv4Address) else d.ip
+        _check_destination(dst_ip, dst)
     port = _default_port(d, port, False)
     if isinstance(d, ServiceTarget) and d.via == "cluster IP" and not any(
             p.port == port and p.protocol.lower() == proto for p in d.entry.spec.ports):
         ports = ", ".join(f"{p.port}/{p.protocol}" for p in d.entry.spec.ports)
         raise ConfigError(f"Service {d.name} has no port {port}/{proto.upper()}: its ports are {ports}")
-    src_ip = s.ip
+    src_ip = ipaddress.IPv4Address("127.0.0.1") if dst_ip.is_loopback else s.ip  # Linux picks lo's address
     pkt = Header(src_ip, _sport(src_ip, dst_ip, port), dst_ip, port, proto)
     walk = _Walk(cluster, d, proto, endpoint=endpoint, seed=seed)
     try:
@@ -912,6 +958,13 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         verdict, reason = _judge(cluster, walk, d)
     except _Drop as drop:
         verdict, reason = Verdict.DROPPED, drop.reason
+    if endpoint is not None and walk.choices and not any(endpoint in dict(opts) for _, opts, _ in walk.choices):
+        offered = sorted({ep for _, opts, _ in walk.choices for ep, _ in opts if ":" in ep})
+        raise NotFoundError(f"endpoint {endpoint!r} is not one kube-proxy could pick for this packet; it could pick "
+                            f"{', '.join(offered)}")
+    if endpoint is not None and not walk.choices:
+        raise NotFoundError(f"endpoint={endpoint!r}, but this packet meets no Service, so there is no endpoint to "
+                            "choose; leave endpoint out, or trace to a Service")
     reply = None
     if verdict is not Verdict.DROPPED and walk.hops and str(dst).strip() not in ("localhost", "127.0.0.1"):
         reply = _reply(cluster, walk, s, pkt, proto)

@@ -50,5 +50,5 @@ def test_table_text_lists_every_plugin():
 def test_bad_input_is_explained():
     with pytest.raises(nl.ConfigError, match="10 to 250"):
         nl.compare_plugins(nodes=5, max_pods=300)
-    with pytest.raises(nl.ConfigError, match="at least one node"):
+    with pytest.raises(nl.ConfigError, match="from 1 to 5,000"):
         nl.compare_plugins(nodes=0)

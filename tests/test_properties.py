@@ -15,7 +15,7 @@ def clusters(draw, plugins=PLUGINS):
     plugin = draw(st.sampled_from(plugins))
     nodes = draw(st.integers(1, 5))
     max_pods = draw(st.integers(10, 40))
-    mode = draw(st.sampled_from(["transparent", "bridge"]))
+    mode = draw(st.sampled_from(["transparent", "bridge"])) if plugin == "azure-cni" else "transparent"
     c = nl.Cluster.aks(plugin, nodes=nodes, max_pods=max_pods, cni_mode=mode)
     count = draw(st.integers(1, 10))  # max_pods is at least 10
     for i in range(count):

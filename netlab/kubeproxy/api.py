@@ -804,6 +804,8 @@ class ProxyConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.node_name, str) or not self.node_name:
             raise ConfigError("node_name must be the node's name (kube-proxy's --hostname-override), e.g. 'node-a'")
+        if not isinstance(self.node_ips, (str, ipaddress.IPv4Address, list, tuple)):
+            raise ConfigError(f"node_ips is the node's addresses, such as ['10.224.0.4'], not {self.node_ips!r}")
         ips = (self.node_ips,) if isinstance(self.node_ips, (str, ipaddress.IPv4Address)) else tuple(self.node_ips)
         if not ips:
             raise ConfigError("node_ips needs at least the node's primary IPv4 address, e.g. ['10.224.0.4']")
@@ -889,6 +891,16 @@ class ProxyConfig:
         return tuple(a for a in candidates if any(a in c for c in self.nodeport_addresses))  # type: ignore[misc]
 
 
+def check_config(cfg: object) -> "ProxyConfig":
+    """The node's settings must be a :class:`ProxyConfig`."""
+    if not isinstance(cfg, ProxyConfig):
+        raise ConfigError(
+            f"cfg must be kp.ProxyConfig(node_name=..., node_ips=[...], ...), not {type(cfg).__name__}; "
+            "it tells kube-proxy which node it runs on"
+        )
+    return cfg
+
+
 def check_mode(mode: str) -> str:
     """Check a proxy mode name and return it.
 
@@ -896,6 +908,8 @@ def check_mode(mode: str) -> str:
         >>> check_mode("iptables")
         'iptables'
     """
+    if not isinstance(mode, str):
+        raise ConfigError(f"the proxy mode is a name such as 'iptables', not {mode!r}")
     if mode in PROXY_MODES:
         return mode
     known = {"ipvs": "IPVS mode (deprecated in v1.35)", "nftables": "nftables mode (GA in v1.33)",
@@ -1054,6 +1068,11 @@ def service_ports(
         >>> [e.endpoint for e in service_ports([svc], [eps], cfg)[0].cluster_endpoints]
         ['10.244.1.10:8080', '10.244.1.9:8080']
     """
+    check_config(cfg)
+    for what, value in (("services", services), ("slices", slices)):
+        if value is None or isinstance(value, (str, bytes)):
+            raise ConfigError(f"{what} is a list of objects (dicts as kubectl prints them, or parsed values), "
+                              f"not {value!r}; use [] for none")
     parsed_services = [parse_service(s) for s in services]
     parsed_slices = [parse_endpoint_slice(s) for s in slices]
     seen: set[tuple[str, str]] = set()
