@@ -25,7 +25,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rpds import HashTrieMap
 
@@ -46,6 +46,9 @@ from .model import (
 )
 from .netfilter import format_save
 from .routing import format_ip_route, format_table
+
+if TYPE_CHECKING:
+    from . import kubeproxy as kp
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -551,7 +554,6 @@ class Cluster:
         key = ("runtime", n)
         hit = self._cache.get(key)
         if hit is None:
-            import dataclasses as _dc
 
             from .kubeproxy.engine import IptablesEngine, chain
             from .netfilter import Context
@@ -864,12 +866,15 @@ class NodeView:
         node's own nat rules (ip-masq-agent), as the kernel prints them back."""
         from .kubeproxy import iptables as kpi
 
+        from .kubeproxy import ipvs, userspace
+
         built = self._c.node_proxy(self.index)
         own = self.dataplane.nat
-        if built.mode == "iptables":
-            return ToolText(kpi.render_save(built.extra, extra_rules=own).rstrip("\n"))
-        return ToolText(kpi.save_text(tuple(built.rules) + tuple(own),
-                                      getattr(built, "declared", None)).rstrip("\n"))
+        printer = {"iptables": kpi.render_save, "ipvs": ipvs.render_save, "userspace": userspace.render_save}
+        if built.mode in printer:
+            return ToolText(printer[built.mode](built.extra, extra_rules=own).rstrip("\n"))
+        # nftables mode: kube-proxy uses no iptables; the node's own rules (and kubelet's canary) remain
+        return ToolText(kpi.save_text(own, canaries=(kpi.KUBE_KUBELET_CANARY,)).rstrip("\n"))
 
     def _not_mode(self, mode: str, tool: str) -> str | None:
         current = self._c.config.proxy_mode.value

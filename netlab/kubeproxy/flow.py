@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, NotFoundError, did_you_mean
+from ..errors import ConfigError, did_you_mean
 from ..netfilter import Address, Context, Packet, ip, net
 from .api import EndpointSlice, ProxyConfig, Service, check_mode
 from .engine import walk_node

@@ -575,9 +575,12 @@ def render_save(sync: FullSync, extra_rules: tuple[Rule, ...] = ()) -> str:
     return save_text(sync.rules + tuple(extra_rules), declared)
 
 
-def save_text(rules: tuple[Rule, ...], declared: dict[str, set[str]] | None = None) -> str:
+def save_text(rules: tuple[Rule, ...], declared: dict[str, set[str]] | None = None,
+              tables: tuple[str, ...] = SAVE_TABLES,
+              canaries: tuple[str, ...] = (KUBE_KUBELET_CANARY, KUBE_PROXY_CANARY)) -> str:
     """Print ``rules`` as ``iptables-save`` does: per table, built-in chains then user
-    chains by name (with kube-proxy's and kubelet's canary chains), then the rules.
+    chains by name (with the canary chains kubelet and kube-proxy create), then the rules.
+    Every proxy mode that keeps iptables rules prints through this one function.
 
     Example:
         >>> from netlab.netfilter import Rule
@@ -586,9 +589,9 @@ def save_text(rules: tuple[Rule, ...], declared: dict[str, set[str]] | None = No
     """
     declared = declared or {}
     out: list[str] = []
-    for table in SAVE_TABLES:
+    for table in tables:
         builtins = BUILTIN_CHAINS[table]
-        user = (set(declared.get(table, ())) | {KUBE_KUBELET_CANARY, KUBE_PROXY_CANARY}) - set(builtins)
+        user = (set(declared.get(table, ())) | set(canaries)) - set(builtins)
         user |= {r.chain for r in rules if r.table == table and r.chain not in builtins}
         order = (*builtins, *sorted(user))
         by_chain: dict[str, list[Rule]] = {c: [] for c in order}
