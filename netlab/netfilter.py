@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -119,10 +120,13 @@ def _as_address_or_network(value: object) -> Address | Network:
     return net(text) if "/" in text else ip(text)
 
 
+_NEEDS_QUOTES = re.compile(r'[\s"]')
+
+
 def _quote_restore(text: str) -> str:
     # kube-proxy puts double quotes around a comment only when it has spaces
     # (fmt.Sprintf(`"%s cluster IP"`, ...)); bare service port names stay bare.
-    if text == "" or any(c.isspace() for c in text) or '"' in text:
+    if text == "" or _NEEDS_QUOTES.search(text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
 
@@ -570,6 +574,26 @@ class Rule:
     def line(self) -> str:
         """The rule in restore form (see :func:`format_restore`)."""
         return format_restore(self)
+
+
+_set = object.__setattr__
+
+
+def trusted_rule(table: str, chain: str, matches: tuple[Match, ...], target: str | None,
+                 target_args: tuple[str, ...] = (), goto: bool = False) -> Rule:
+    """A :class:`Rule` from parts a renderer already knows are valid (a known table, tuples).
+
+    Renderers build hundreds of thousands of rules; skipping the checks of ``Rule(...)``
+    makes building 10,000 Services' rules about a third faster.
+    """
+    rule = object.__new__(Rule)
+    _set(rule, "table", table)
+    _set(rule, "chain", chain)
+    _set(rule, "matches", matches)
+    _set(rule, "target", target)
+    _set(rule, "target_args", target_args)
+    _set(rule, "goto", goto)
+    return rule
 
 
 def _target_restore(rule: Rule) -> tuple[str, ...]:

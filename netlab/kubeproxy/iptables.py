@@ -69,6 +69,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..netfilter import (
+    trusted_rule,
     BUILTIN_CHAINS,
     AddrType,
     Comment,
@@ -229,10 +230,10 @@ class _Writer:
         self.nat_rules: list[Rule] = []
 
     def filter(self, chain: str, matches: tuple[Match, ...], target: str | None, *args: str) -> None:
-        self.filter_rules.append(Rule("filter", chain, matches, target, args))
+        self.filter_rules.append(trusted_rule("filter", chain, tuple(matches), target, args))
 
     def nat(self, chain: str, matches: tuple[Match, ...], target: str | None, *args: str) -> None:
-        self.nat_rules.append(Rule("nat", chain, matches, target, args))
+        self.nat_rules.append(trusted_rule("nat", chain, tuple(matches), target, args))
 
 
 _PROBABILITIES: dict[int, str] = {}

@@ -41,11 +41,15 @@ ENDPOINT_CHAIN_PREFIX = "KUBE-SEP"
 MAX_CHAIN_NAME = 28
 
 
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
 def _b32_16(text: str) -> str:
     # base32 turns each 5 bytes into 8 characters on its own, so the first 16 characters
-    # of the whole digest's encoding are the encoding of its first 10 bytes (and the
-    # pure-Python encoder is 3x faster on 10 bytes than on 32).
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()[:10]).decode()
+    # of the whole digest's encoding are the encoding of its first 10 bytes (80 bits);
+    # shifting them out of one integer is several times faster than base64.b32encode.
+    n = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
+    return "".join([_B32[(n >> shift) & 31] for shift in range(75, -1, -5)])
 
 
 def service_port_name(namespace: str, name: str, port_name: str = "") -> str:
