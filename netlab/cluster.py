@@ -281,7 +281,8 @@ class Cluster:
                     f"max_pods={new_cfg.max_pods} gives a node only {new_cfg.max_pods}; pass a larger "
                     "max_pods or spread the pods over more nodes"
                 )
-        return Cluster._build(new_cfg, self.node_count, placements)
+        rebuilt = Cluster._build(new_cfg, self.node_count, placements)
+        return dataclasses.replace(rebuilt, _services=services.rehome(self._services, cfg, new_cfg))
 
     # ----------------------------------------------------------------- services
     def add_service(

@@ -339,6 +339,25 @@ def default_services(cfg) -> Any:
     })
 
 
+def rehome(entries: Any, old_cfg: Any, new_cfg: Any) -> Any:
+    """The Services of a cluster moved to a new configuration (``with_plugin``): the same
+    Services; when the service CIDR changed, ClusterIPs are allocated again in the new one
+    (``kubernetes`` and ``kube-dns`` take their fixed addresses)."""
+    import dataclasses
+
+    if old_cfg.service_cidr == new_cfg.service_cidr and old_cfg.dns_service_ip == new_cfg.dns_service_ip:
+        return entries
+    moved = default_services(new_cfg)
+    taken = {e.cluster_ip for e in moved.values()}
+    for e in sorted(entries.values(), key=lambda e: e.seq):
+        if e.key in moved:
+            continue
+        ip = allocate_cluster_ip(new_cfg.service_cidr, e.spec.namespace, e.spec.name, taken)
+        taken.add(ip)
+        moved = moved.insert(e.key, dataclasses.replace(e, spec=dataclasses.replace(e.spec, cluster_ips=(ip,))))
+    return moved
+
+
 def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | None, ports: Any, type_: str, *,
                 namespace: str, external_traffic_policy: str | None, internal_traffic_policy: str,
                 session_affinity: str, session_affinity_timeout: int | None, cluster_ip: str | None,

@@ -383,11 +383,15 @@ class _Walk:
             gw = dp.interfaces[2].addresses[0].ip  # the bridge's own address
             if nxt == gw:
                 return self.through_node(node, pkt, f"{dp.bridge} (from its port {veth})")
+            if self.reply_of is not None:
+                pkt = self.conntrack_reverse(node, pkt, veth, bridged=dp.bridge)
             return self.bridge_deliver(node, dp.bridge, pkt, nxt, came_in=veth)
         if dp.bridge == "azure0":
             local = self.c._pod_index(node.index).get(nxt)
             if local or nxt == node.ip:
                 if local:
+                    if self.reply_of is not None:
+                        pkt = self.conntrack_reverse(node, pkt, veth, bridged="azure0")
                     return self.bridge_deliver(node, "azure0", pkt, nxt, came_in=veth)
                 return self.through_node(node, pkt, f"azure0 (from its port {veth})")
             place, ns = self.node_place(node)
@@ -478,10 +482,10 @@ class _Walk:
             return self.bridge_deliver(node, "azure0", cur, cur.dst, came_in="azure0")
         return self.azure(cur, node)
 
-    def reply_through_node(self, node: Node, pkt: Header, came_in: str | None) -> Header:
-        """A reply crossing a node: conntrack undoes the NAT the request got here; no nat rules are read."""
-        place, ns = self.node_place(node)
+    def conntrack_reverse(self, node: Node, pkt: Header, came_in: str | None, bridged: str | None = None) -> Header:
+        """On a reply: undo the NAT the request got on this node (routed, or bridged with br_netfilter)."""
         assert self.reply_of is not None
+        place, ns = self.node_place(node)
         for where, before, after in self.reply_of.conntrack:
             if where == node.index and pkt.src == after.dst and pkt.sport == after.dport \
                     and pkt.dst == after.src and pkt.dport == after.sport:
@@ -491,14 +495,21 @@ class _Walk:
                     parts.append(f"un-SNAT destination {pkt.dst}:{pkt.dport} -> {new.dst}:{new.dport}")
                 if before.dst != after.dst or before.dport != after.dport:
                     parts.append(f"un-DNAT source {pkt.src}:{pkt.sport} -> {new.src}:{new.sport}")
+                note = ("a reply of a tracked connection: the nat rules are not read again; conntrack reverses "
+                        "the translation the request got on this node")
+                if bridged:
+                    note += (f" (the frame is only switched by {bridged}, but bridge-nf-call-iptables=1 sends "
+                             "bridged IPv4 through netfilter and conntrack too)")
                 self.hop(place, ns, f"in {came_in or 'lo'}", new,
                          f"{self.protocol} ESTABLISHED src={before.src} dst={before.dst} sport={before.sport} "
                          f"dport={before.dport} src={after.dst} dst={after.src} sport={after.dport} dport={after.sport}",
-                         f"conntrack -L (node {node.name})",
-                         "a reply of a tracked connection: the nat rules are not read again; conntrack reverses "
-                         "the translation the request got on this node", "; ".join(parts))
-                pkt = new
-                break
+                         f"conntrack -L (node {node.name})", note, "; ".join(parts))
+                return new
+        return pkt
+
+    def reply_through_node(self, node: Node, pkt: Header, came_in: str | None) -> Header:
+        """A reply crossing a node: conntrack undoes the NAT the request got here; no nat rules are read."""
+        pkt = self.conntrack_reverse(node, pkt, came_in)
         dp = self.c.node_dataplane(node.index)
         if pkt.dst in self.node_locals(node) or pkt.dst in LOOPBACK_NET:
             self.route_hop(node, pkt, came_in, None, local=True)
@@ -863,6 +874,19 @@ def _resolve_destination(cluster: "Cluster", text: Any, port: int | None) -> tup
     return ip, ip, None
 
 
+def _source_address(cluster: "Cluster", source: Any, dst: IPv4Address) -> IPv4Address:
+    """The source address Linux picks: lo's for a loopback destination; for a node, the
+    preferred source (``src``) of its route to the destination (``10.244.0.1`` towards a
+    pod on its own ``cbr0``), else its primary address."""
+    if dst.is_loopback:
+        return ipaddress.IPv4Address("127.0.0.1")
+    if isinstance(source, Node):
+        r = lookup(cluster.node_dataplane(source.index).routes, dst)
+        if r is not None and r.src is not None:
+            return r.src
+    return source.ip
+
+
 def _is_host_port(text: str) -> bool:
     host, sep, port = text.rpartition(":")
     try:
@@ -945,7 +969,7 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
             p.port == port and p.protocol.lower() == proto for p in d.entry.spec.ports):
         ports = ", ".join(f"{p.port}/{p.protocol}" for p in d.entry.spec.ports)
         raise ConfigError(f"Service {d.name} has no port {port}/{proto.upper()}: its ports are {ports}")
-    src_ip = ipaddress.IPv4Address("127.0.0.1") if dst_ip.is_loopback else s.ip  # Linux picks lo's address
+    src_ip = _source_address(cluster, s, dst_ip)
     pkt = Header(src_ip, _sport(src_ip, dst_ip, port), dst_ip, port, proto)
     walk = _Walk(cluster, d, proto, endpoint=endpoint, seed=seed)
     try:

@@ -310,3 +310,18 @@ def test_every_hook_line_is_in_the_nodes_iptables_save(shop):
             node = h.table.split("node ")[1].rstrip(")")
             for r in h.rules:
                 assert r in saves[node].splitlines()
+
+
+def test_with_plugin_keeps_services_and_the_proxy_mode(shop):
+    c = shop.with_proxy_mode("nftables").with_plugin("azure-cni")
+    assert sorted(c.services) == sorted(shop.services)
+    assert c.services["web"].cluster_ip == shop.services["web"].cluster_ip
+    assert c.proxy_mode.value == "nftables"
+    assert c.trace("client", "web").delivered
+
+
+def test_with_plugin_and_a_new_service_cidr_reallocates_cluster_ips(shop):
+    c = shop.with_plugin("kubenet", service_cidr="10.1.0.0/16", dns_service_ip="10.1.0.10")
+    assert str(c.services["kubernetes"].cluster_ip) == "10.1.0.1"
+    assert c.services["web"].cluster_ip in __import__("ipaddress").IPv4Network("10.1.0.0/16")
+    assert c.trace("client", "web").delivered
