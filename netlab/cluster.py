@@ -599,6 +599,9 @@ class Cluster:
 
     def vnet_routes(self) -> tuple[AzureRoute, ...]:
         """The effective routes of the node subnet: Azure's system routes plus the UDR."""
+        hit = self._cache.get("vnet-routes")
+        if hit is not None:
+            return hit
         cfg = self.config
         sys_routes = [
             AzureRoute("VNet address space", cfg.vnet_cidr, "VnetLocal", source="Default"),
@@ -610,7 +613,9 @@ class Cluster:
         for net in map(ipaddress.IPv4Network, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")):
             # Azure drops private ranges outside the VNet unless a more specific or learned route exists.
             sys_routes.append(AzureRoute("private range", net, "None", source="Default", active=net not in learned))
-        return tuple(sys_routes) + self.route_table()
+        hit = tuple(sys_routes) + self.route_table()
+        self._cache["vnet-routes"] = hit
+        return hit
 
     # ----------------------------------------------------------------- views
     def azure_route_table(self) -> str:

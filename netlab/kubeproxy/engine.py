@@ -116,10 +116,19 @@ class IptablesEngine:
 
     rules: tuple[Rule, ...]
     _ruleset: Ruleset = field(init=False, repr=False, compare=False)
+    _lines: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))
         object.__setattr__(self, "_ruleset", Ruleset(self.rules))
+        object.__setattr__(self, "_lines", {})
+
+    def _line(self, rule: Rule) -> Line:
+        # The engine's rules never change, so each rule's printed forms are made once.
+        line = self._lines.get(id(rule))
+        if line is None:
+            line = self._lines[id(rule)] = _iptables_line(rule)
+        return line
 
     def run(self, hook: str, packet: Packet, ctx: Context, skip_tables: tuple[str, ...] = ()) -> tuple[Step, ...]:
         check_hook(hook)
@@ -135,7 +144,7 @@ class IptablesEngine:
                 for o in evaluate(self._ruleset, table, chain, s.packet, ctx):
                     verdict = "ACCEPT" if o.verdict in (Verdict.ACCEPT, Verdict.RETURN) else o.verdict.value
                     nxt.append(Step(s.probability * o.probability, verdict, o.packet,
-                                    s.lines + tuple(_iptables_line(r) for r in o.rules),
+                                    s.lines + tuple(self._line(r) for r in o.rules),
                                     s.masqueraded or o.masqueraded, examined=s.examined + o.examined))
             steps = nxt
         return tuple(steps)
