@@ -275,15 +275,9 @@ def _only(reasons: Sequence[str], prefix: str) -> bool:
 
 def known_difference(cluster: "Cluster", k: "FlowCheck") -> KnownDifference | None:
     """The known difference a disagreement comes from, or ``None`` (unexplained)."""
-    from .linux import resolve_source
-
     if k.agreed:
         return None
     obs, t = k.kernel, k.branch or k.model
-    try:
-        kind, src = resolve_source(cluster, k.flow.src)
-    except NotFoundError:
-        kind, src = "", None
     if variant_of(cluster) == "azure-cni-bridge" and not obs.answered:
         for ep in t.endpoints or ():
             b = model_branch(cluster, k.flow, ep, obs.lb_node)

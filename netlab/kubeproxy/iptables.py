@@ -538,14 +538,23 @@ def render_restore(sync: FullSync, *, with_jumps: bool = True) -> str:
         *filter
         COMMIT
     """
+    return restore_text((sync.filter, sync.nat), sync.ensured, with_jumps=with_jumps)
+
+
+def restore_text(tables: tuple[TableSync, ...], ensured: tuple[Rule, ...], *, with_jumps: bool = True,
+                 notes: dict[str, tuple[str, ...]] | None = None) -> str:
+    """Print ``iptables-restore`` input: per table, its chain lines, (as ``#`` comments) the
+    rules added outside the restore, its rules and ``COMMIT``. Every mode that writes
+    iptables rules prints its restore input through this function."""
+    notes = _JUMP_NOTE if notes is None else notes
     out: list[str] = []
-    for table in (sync.filter, sync.nat):
+    for table in tables:
         out.append(f"*{table.table}")
         out.extend(f":{chain} - [0:0]" for chain in table.chains)
-        ensured = [r for r in sync.ensured if r.table == table.table]
-        if with_jumps and ensured:
-            out.extend(_JUMP_NOTE[table.table])
-            out.extend("# " + format_restore(r) for r in ensured)
+        outside = [r for r in ensured if r.table == table.table]
+        if with_jumps and outside:
+            out.extend(notes[table.table])
+            out.extend("# " + format_restore(r) for r in outside)
         out.extend(format_restore(r) for r in table.rules)
         out.append("COMMIT")
     return "\n".join(out) + "\n"

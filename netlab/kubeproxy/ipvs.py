@@ -1049,17 +1049,7 @@ def render_restore(sync: IpvsSync, *, with_jumps: bool = True) -> str:
         >>> text.splitlines()[:2], text.splitlines()[6]
         (['*nat', ':KUBE-SERVICES - [0:0]'], '-A KUBE-SERVICES -s 127.0.0.0/8 -j RETURN')
     """
-    out: list[str] = []
-    for table in (sync.nat, sync.filter):
-        out.append(f"*{table.table}")
-        out.extend(f":{chain} - [0:0]" for chain in table.chains)
-        ensured = [r for r in sync.ensured if r.table == table.table]
-        if with_jumps and ensured:
-            out.extend(_JUMP_NOTE[table.table])
-            out.extend("# " + format_restore(r) for r in ensured)
-        out.extend(format_restore(r) for r in table.rules)
-        out.append("COMMIT")
-    return "\n".join(out) + "\n"
+    return iptables.restore_text((sync.nat, sync.filter), sync.ensured, with_jumps=with_jumps, notes=_JUMP_NOTE)
 
 
 def render_save(sync: IpvsSync, extra_rules: tuple[Rule, ...] = ()) -> str:

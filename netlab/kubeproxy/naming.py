@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import ipaddress
 
