@@ -721,11 +721,12 @@ class Cluster:
         return ToolText("\n".join(lines))
 
     def trace(self, src: str, dst: str, port: int | None = None, protocol: str = "tcp",
-              endpoint: str | None = None, seed: int = 0):
+              endpoint: str | None = None, seed: int = 0, all_hooks: bool = False):
         """Walk one packet from ``src`` to ``dst`` (names, addresses, Services); see :func:`netlab.trace.trace`."""
         from .trace import trace
 
-        return trace(self, src, dst, port=port, protocol=protocol, endpoint=endpoint, seed=seed)
+        return trace(self, src, dst, port=port, protocol=protocol, endpoint=endpoint, seed=seed,
+                     all_hooks=all_hooks)
 
     def __repr__(self) -> str:
         cfg = self.config

@@ -300,7 +300,8 @@ class _Walk:
         self.choices: list[tuple[str, tuple[tuple[str, float], ...], str]] = []
         self.conntrack: list[tuple[Any, Header, Header]] = []  # (node index or "azure", before, after)
         self.reply_of: "_Walk | None" = None  # set on the walk of a reply: the forward walk it answers
-        self.proxy_legs: list[tuple[int, Header]] = []  # userspace mode: client connections ending in kube-proxy
+        self.proxy_legs: list[tuple[int, Header]] = []
+        self.all_hooks = False  # show every netfilter hook a packet passes, not only those that decide  # userspace mode: client connections ending in kube-proxy
         self.cfg = cluster.config
         self.target = target  # Pod, Node, Host or a bare address
         self.protocol = protocol
@@ -457,7 +458,7 @@ class _Walk:
             new = Header(step.packet.src, step.packet.sport, step.packet.dst, step.packet.dport, self.protocol)
             out_if = step.packet.out_interface
             uplink = out_if in ("eth0", "azure0")
-            if _shown(hook, step, cur, new, uplink):
+            if self.all_hooks or _shown(hook, step, cur, new, uplink):
                 self.hook_hop(node, hook, step, cur, new, chosen, passes, came_in)
             cur = new
         if not routed:
@@ -924,7 +925,7 @@ def _default_port(target: Any, port: int | None, via_node_port: bool) -> int:
 
 
 def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, protocol: str = "tcp",
-          endpoint: str | None = None, seed: int = 0) -> Trace:
+          endpoint: str | None = None, seed: int = 0, all_hooks: bool = False) -> Trace:
     """Walk one packet from ``src`` to ``dst`` and explain every hop.
 
     Args:
@@ -939,6 +940,9 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         protocol: ``"tcp"``, ``"udp"`` or ``"sctp"``.
         endpoint: where kube-proxy picks among endpoints, follow this one (``"IP:port"``).
         seed: otherwise, the seed of the deterministic random choice.
+        all_hooks: show a hop for every netfilter hook the packet passes on a node
+            (PREROUTING, INPUT or FORWARD, OUTPUT, POSTROUTING), also where no rule changed or
+            judged it; by default only the hooks that decided something are shown.
     """
     proto = str(protocol).lower()
     if proto not in ("tcp", "udp", "sctp"):
@@ -971,7 +975,10 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         raise ConfigError(f"Service {d.name} has no port {port}/{proto.upper()}: its ports are {ports}")
     src_ip = _source_address(cluster, s, dst_ip)
     pkt = Header(src_ip, _sport(src_ip, dst_ip, port), dst_ip, port, proto)
+    if not isinstance(all_hooks, bool):
+        raise ConfigError(f"all_hooks={all_hooks!r}: give True or False")
     walk = _Walk(cluster, d, proto, endpoint=endpoint, seed=seed)
+    walk.all_hooks = all_hooks
     try:
         if isinstance(s, Pod):
             walk.from_pod(s, pkt)

@@ -175,3 +175,13 @@ def test_hop_packet_shows_the_header_at_that_point(kubenet2):
     srcs = [str(h.packet.src) for h in t.hops]
     assert srcs[0] == "10.244.0.2" and srcs[-1] == "203.0.113.10"
     assert all(h.packet.dport == 443 for h in t.hops)
+
+
+def test_all_hooks_shows_every_netfilter_hook_in_kernel_order(kubenet2):
+    t = kubenet2.trace("web-0", "api-0", port=8080, all_hooks=True)
+    hooks = [(h.place, h.hook) for h in t.hops if h.hook]
+    node0 = [hk for place, hk in hooks if place.endswith("vmss000000")]
+    node1 = [hk for place, hk in hooks if place.endswith("vmss000001")]
+    assert node0 == ["PREROUTING", "FORWARD", "POSTROUTING"] == node1
+    assert len(t.hops) > len(kubenet2.trace("web-0", "api-0", port=8080).hops)
+    assert t.delivered
