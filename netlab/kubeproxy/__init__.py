@@ -83,12 +83,30 @@ __all__ = [
     "trace_flow", "userspace",
 ]
 
-_FORMS = ("restore", "save")
-#: IPVS mode: ipvsadm -Ln (default), ipset save, iptables-save, iptables-restore input.
-_IPVS_FORMS = ("ipvsadm", "ipset", "iptables", "restore")
-#: userspace mode: iptables-save of its chains (default), the proxy socket table.
-_USERSPACE_FORMS = ("iptables", "proxy")
-_NFT_FORMS = ("transaction", "list")
+#: Per mode: how to build one node's sync, the printers by form (the first is the default),
+#: and how an error names the forms.
+_PRINTERS: dict[str, tuple[Any, dict[str, Any], str]] = {
+    "iptables": (iptables.build, {
+        "restore": lambda sync, jumps: iptables.render_restore(sync, with_jumps=jumps),
+        "save": lambda sync, jumps: iptables.render_save(sync),
+    }, "form is 'restore' (what kube-proxy writes) or 'save' (what iptables-save prints)"),
+    "nftables": (nftables.build, {
+        "transaction": lambda sync, jumps: nftables.render_transaction(sync),
+        "list": lambda sync, jumps: nftables.render_list(sync),
+    }, "nftables mode prints form 'transaction' (the nft -f input kube-proxy writes) or 'list' "
+       "(what nft list table prints)"),
+    "ipvs": (ipvs.build, {
+        "ipvsadm": lambda sync, jumps: ipvs.render_ipvsadm(sync),
+        "ipset": lambda sync, jumps: ipvs.render_ipset(sync),
+        "iptables": lambda sync, jumps: ipvs.render_save(sync),
+        "restore": lambda sync, jumps: ipvs.render_restore(sync, with_jumps=jumps),
+    }, "IPVS mode prints form 'ipvsadm' (ipvsadm -Ln), 'ipset' (ipset save), 'iptables' (iptables-save) "
+       "or 'restore' (the iptables-restore input)"),
+    "userspace": (userspace.build, {
+        "iptables": lambda sync, jumps: userspace.render_save(sync),
+        "proxy": lambda sync, jumps: userspace.render_proxy(sync),
+    }, "userspace mode prints form 'iptables' (iptables-save of its chains) or 'proxy' (its proxy sockets)"),
+}
 
 
 def rules(
@@ -174,49 +192,8 @@ def render(
         'table ip kube-proxy {'
     """
     api.check_mode(mode)
-    if mode == "nftables":
-        form = form or "transaction"
-        if form not in _NFT_FORMS:
-            raise ConfigError(
-                f"nftables mode prints form 'transaction' (the nft -f input kube-proxy writes) or 'list' "
-                f"(what nft list table prints), not {form!r}" + did_you_mean(str(form), _NFT_FORMS)
-            )
-        sync = nftables.build(services, slices, cfg)
-        return nftables.render_list(sync) if form == "list" else nftables.render_transaction(sync)
-    if mode in ("ipvs", "userspace"):
-        return _render_ipvs_userspace(mode, services, slices, cfg, form, with_jumps)
-    form = form or "restore"
-    if form not in _FORMS:
-        raise ConfigError(
-            f"form is 'restore' (what kube-proxy writes) or 'save' (what iptables-save prints), "
-            f"not {form!r}" + did_you_mean(str(form), _FORMS)
-        )
-    sync = iptables.build(services, slices, cfg)
-    if form == "save":
-        return iptables.render_save(sync)
-    return iptables.render_restore(sync, with_jumps=with_jumps)
-
-
-def _render_ipvs_userspace(mode: str, services, slices, cfg: ProxyConfig, form: str | None, with_jumps: bool) -> str:
-    """:func:`render` for IPVS mode (:mod:`.ipvs`) and the historical userspace mode (:mod:`.userspace`)."""
-    if mode == "ipvs":
-        form = form or "ipvsadm"
-        if form not in _IPVS_FORMS:
-            raise ConfigError(
-                f"IPVS mode prints form 'ipvsadm' (ipvsadm -Ln), 'ipset' (ipset save), 'iptables' (iptables-save) "
-                f"or 'restore' (the iptables-restore input), not {form!r}" + did_you_mean(str(form), _IPVS_FORMS)
-            )
-        sync = ipvs.build(services, slices, cfg)
-        if form == "ipvsadm":
-            return ipvs.render_ipvsadm(sync)
-        if form == "ipset":
-            return ipvs.render_ipset(sync)
-        return ipvs.render_save(sync) if form == "iptables" else ipvs.render_restore(sync, with_jumps=with_jumps)
-    form = form or "iptables"
-    if form not in _USERSPACE_FORMS:
-        raise ConfigError(
-            f"userspace mode prints form 'iptables' (iptables-save of its chains) or 'proxy' (its proxy "
-            f"sockets), not {form!r}" + did_you_mean(str(form), _USERSPACE_FORMS)
-        )
-    usync = userspace.build(services, slices, cfg)
-    return userspace.render_save(usync) if form == "iptables" else userspace.render_proxy(usync)
+    build, printers, forms = _PRINTERS[mode]
+    form = form or next(iter(printers))
+    if form not in printers:
+        raise ConfigError(f"{forms}, not {form!r}" + did_you_mean(str(form), printers))
+    return printers[form](build(services, slices, cfg), with_jumps)
