@@ -30,7 +30,7 @@ from .errors import (
 )
 from .compare import Comparison, compare_plugins
 from .model import CniMode, Container, ContainerPort, Plugin, Verdict
-from . import quiz
+from . import course, quiz
 
 _LAZY = {
     "draw_cluster": ("netlab.plot", "draw_cluster"),
@@ -52,6 +52,7 @@ def __getattr__(name: str):
 __version__ = "0.1.0"
 
 __all__ = [
+    "course",
     "AddressError",
     "CapacityError",
     "Cluster",

@@ -194,7 +194,11 @@ class Cluster:
         if key in self._pods:
             raise DuplicateError(
                 f"pod {name} already exists in namespace {namespace}: pod names are unique within "
-                "a namespace; pick another name or another namespace"
+                "a namespace; pick another name or another namespace",
+                "Did you run this cell twice? "
+                f"A cell such as `cluster = cluster.add_pod({name!r}, ...)` adds the pod again to the "
+                "cluster it made the first time; build from a value the cell does not rebind instead "
+                f"(`bigger = cluster.add_pod({name!r}, ...)`)"
             )
         if isinstance(containers, Container):
             containers = [containers]

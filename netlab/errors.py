@@ -57,7 +57,16 @@ class NotFoundError(NetlabError, LookupError):
 
 
 class DuplicateError(NetlabError, ValueError):
-    """A name that must be unique is already taken."""
+    """A name that must be unique is already taken.
+
+    In a notebook this is nearly always a cell run twice that rebinds the name it builds
+    from (``cluster = cluster.add_pod(...)``), so the message says so. ``rule`` is the
+    message without that hint, for places where no cell was run (the explorer's buttons).
+    """
+
+    def __init__(self, rule: str, rerun: str = "") -> None:
+        self.rule = rule
+        super().__init__(f"{rule}. {rerun}" if rerun else rule)
 
 
 class PortConflictError(NetlabError, ValueError):

@@ -119,7 +119,8 @@ class Explorer:
         try:
             new = change(self.cluster)
         except NetlabError as err:
-            self._say(f"{type(err).__name__}: {err}", ok=False)
+            # A button press is no re-run cell: show the rule without the notebook hint.
+            self._say(f"{type(err).__name__}: {getattr(err, 'rule', err)}", ok=False)
             self._sync_controls()
             return False
         self.history.append(self.cluster)
