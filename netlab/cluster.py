@@ -172,6 +172,7 @@ class Cluster:
             pod_cidr=ipam.node_pod_cidr(cfg, n),
             pod_range=ipam.node_pod_range(cfg, n),
             pods=pods,
+            last_reserved=len(pods) - 1,  # _build hands out slots 0, 1, 2, ... in order
         )
 
     def add_pod(
@@ -184,8 +185,9 @@ class Cluster:
     ) -> "Cluster":
         """A new cluster with one more pod on ``node`` (an index or a node name).
 
-        The pod takes the lowest free address its node has. Containers default to one
-        container named ``app``.
+        The pod takes the address its node's IPAM hands out next: on kubenet (``host-local``)
+        the one after the address it reserved last, even if a lower one is free again; under the
+        other plugins the lowest free one. Containers default to one container named ``app``.
         """
         _check_name(name, "pod")
         _check_name(namespace, "namespace")
@@ -222,9 +224,9 @@ class Cluster:
         lab = tuple(sorted((str(k), str(v)) for k, v in (labels or {}).items()))
         old = self._nodes[n]
         used = {self._pods[k].ip for k in old.pods}
-        slot = ipam.free_slot(self.config, n, old.name, used, name)
+        slot = ipam.free_slot(self.config, n, old.name, used, name, last=old.last_reserved)
         pod = Pod(name, namespace, n, ipam.pod_ip(self.config, n, slot), conts, lab, self._next_seq)
-        new_node = dataclasses.replace(old, pods=old.pods + (key,))
+        new_node = dataclasses.replace(old, pods=old.pods + (key,), last_reserved=slot)
         return dataclasses.replace(self, _nodes=self._nodes.insert(n, new_node),
                                    _pods=self._pods.insert(key, pod), _next_seq=self._next_seq + 1)
 

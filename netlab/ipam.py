@@ -363,11 +363,43 @@ def pod_ip(cfg: ClusterConfig, index: int, slot: int) -> IPv4Address:
     return net.network_address + 2 + slot  # .1 is the bridge (gateway)
 
 
-def free_slot(cfg: ClusterConfig, node_index: int, node_name: str, used: set[IPv4Address], pod: str) -> int:
-    """The lowest free allocation slot on a node, or a :class:`NodeFullError` that teaches."""
-    for slot in range(cfg.max_pods):
-        if pod_ip(cfg, node_index, slot) not in used:
-            return slot
+def host_local_size(cfg: ClusterConfig, index: int) -> int:
+    """How many addresses kubenet's ``host-local`` range on node ``index`` holds.
+
+    The node's pod CIDR less its network address, the bridge's gateway (``.1``) and the
+    broadcast address: 253 in a ``/24``, far more than ``max_pods``.
+    """
+    net = node_pod_cidr(cfg, index)
+    assert net is not None
+    return net.num_addresses - 3
+
+
+def free_slot(cfg: ClusterConfig, node_index: int, node_name: str, used: set[IPv4Address], pod: str,
+              last: int = -1) -> int:
+    """The allocation slot the node's IPAM hands out next, or a :class:`NodeFullError` that teaches.
+
+    kubenet's ``host-local`` IPAM goes round-robin: it starts after the address it reserved
+    last (``last``, kept on the node in ``/var/lib/cni/networks/kubenet/last_reserved_ip.0``),
+    so an address freed by a deleted pod is handed out again only after the range wraps
+    around. The other plugins' IPAM here hands out the lowest free slot.
+
+    >>> cfg = make_config("kubenet", nodes=1)
+    >>> free_slot(cfg, 0, "n", {pod_ip(cfg, 0, 1)}, "web-2", last=1)  # slot 0 (.2) is free: not reused yet
+    2
+    >>> free_slot(cfg, 0, "n", {pod_ip(cfg, 0, 1)}, "web-2", last=252)  # the end of the /24: wrap around
+    0
+    """
+    if cfg.plugin is Plugin.KUBENET:
+        if len(used) < cfg.max_pods:
+            size = host_local_size(cfg, node_index)
+            for step in range(1, size + 1):
+                slot = (last + step) % size
+                if pod_ip(cfg, node_index, slot) not in used:
+                    return slot
+    else:
+        for slot in range(cfg.max_pods):
+            if pod_ip(cfg, node_index, slot) not in used:
+                return slot
     if cfg.plugin is Plugin.AZURE_CNI:
         why = (f"has used all {cfg.max_pods} pod addresses it reserved "
                "(Azure CNI pre-allocates max_pods addresses per node)")

@@ -202,6 +202,8 @@ class Node:
     ``pod_cidr`` is the node's ``/24`` (kubenet, overlay) or the docker bridge range
     (``none``); ``pod_range`` is the first address and count it pre-allocated in the
     subnet (Azure CNI). ``pods`` are the keys of its pods, oldest first.
+    ``last_reserved`` is the allocation slot handed out last (-1: none yet): kubenet's
+    ``host-local`` IPAM keeps it on the node and goes on from there (round-robin).
     """
 
     index: int
@@ -210,6 +212,7 @@ class Node:
     pod_cidr: IPv4Network | None = None
     pod_range: tuple[IPv4Address, int] | None = None
     pods: tuple[tuple[str, str], ...] = ()
+    last_reserved: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,3 +53,36 @@ def test_azure_cni_formula_and_prefix():
     assert ipam.azure_cni_addresses_needed(50, 30) == 1581
     assert ipam.azure_cni_addresses_needed(60, 30) == 1891
     assert ipam.prefix_for(1581 + 5) == 21
+
+
+def test_kubenet_host_local_goes_on_after_the_last_address_it_reserved():
+    c = (nl.Cluster.aks("kubenet").add_pod("web-0").add_pod("web-1").add_pod("api-0")
+         .remove_pod("web-0").add_pod("web-2"))
+    # web-0's 10.244.0.2 is free again, but host-local continues round-robin from .4.
+    assert str(c.pods["web-2"].ip) == "10.244.0.5"
+
+
+def test_kubenet_host_local_reuses_a_freed_address_only_after_wrapping_around():
+    c = nl.Cluster.aks("kubenet", max_pods=250)
+    for i in range(253):  # .2 ... .254: the whole /24 but the network, cbr0's .1 and the broadcast
+        c = c.add_pod(f"p-{i}")
+        if i >= 200:
+            c = c.remove_pod(f"p-{i - 200}")
+    assert str(c.pods["p-252"].ip) == "10.244.0.254"
+    c = c.add_pod("wrapped")
+    assert str(c.pods["wrapped"].ip) == "10.244.0.2"  # p-0's address, freed long ago, after the wrap
+
+
+def test_kubenet_node_full_counts_pods_not_addresses():
+    c = nl.Cluster.aks("kubenet", max_pods=10)
+    for i in range(10):
+        c = c.add_pod(f"p-{i}")
+    c = c.remove_pod("p-0").add_pod("p-10")
+    assert str(c.pods["p-10"].ip) == "10.244.0.12"  # beyond .2 + max_pods: host-local's range is the /24
+    with pytest.raises(nl.NodeFullError, match="already runs max_pods=10 pods"):
+        c.add_pod("p-11")
+
+
+def test_azure_cni_hands_out_the_lowest_free_preallocated_address():
+    c = nl.Cluster.aks("azure-cni").add_pod("a").add_pod("b").remove_pod("a").add_pod("c")
+    assert c.pods["c"].ip == c.nodes[0].ip + 1
