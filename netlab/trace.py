@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import html
+import textwrap
 import ipaddress
 import random
 from dataclasses import dataclass
@@ -143,22 +144,39 @@ class Trace:
         return tuple(h.nat for h in self.hops if h.nat)
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, rules: bool = False, width: int = 110) -> str:
+        """The trace as a table of text, each line at most ``width`` characters where it can break.
+
+        Short by default: where several rules matched at one hook, it says how many and shows
+        only the deciding one; ``rules=True`` lists every matched rule, as the HTML view does
+        under "all matched rules". A long rule is folded onto indented lines, never cut.
+        """
+        def fold(first: str, text: str, indent: str = " " * 15) -> list[str]:
+            return textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=indent,
+                                 break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+
         lines = [f"trace {self.source} -> {self.destination}, {self.protocol}/{self.port}"]
         for i, h in enumerate(self.hops, 1):
-            lines.append(f"{i:>2}. {h.place}  [{h.netns}]  {h.interface}")
+            lines.extend(fold(f"{i:>2}. ", f"{h.place}  [{h.netns}]  {h.interface}", " " * 4))
             lines.append(f"      packet   {h.packet}")
             if h.nat:
-                lines.append(f"      NAT      {h.nat}")
-            lines.append(f"      {h.table}: {h.decided_by}")
+                lines.extend(fold("      NAT      ", h.nat))
+            lines.extend(fold(f"      {h.table}: ", h.decided_by.strip(), " " * 8))
             if len(h.rules) > 1:
-                lines.append("      matched  " + h.rules[0])
-                lines.extend("               " + r for r in h.rules[1:])
+                if rules:
+                    for n, r in enumerate(h.rules):
+                        lines.extend(fold("      matched  " if n == 0 else " " * 15, r, " " * 17))
+                else:
+                    lines.append(f"      matched  {len(h.rules)} rules at this hook (print(trace.text(rules=True)) "
+                                 "lists them)")
             if h.note:
-                lines.append(f"      why      {h.note}")
-        lines.append(f"verdict: {self.verdict.value}: {self.reason}")
+                lines.extend(fold("      why      ", h.note))
+        lines.extend(fold("verdict: ", f"{self.verdict.value}: {self.reason}", " " * 9))
         if self.reply is not None:
-            lines.append(f"reply: {self.reply.verdict.value}: {self.reply.reason} ({len(self.reply.hops)} hops: "
-                         "print(trace.reply) shows them)")
+            lines.extend(fold("reply: ", f"{self.reply.verdict.value}: {self.reply.reason} ({len(self.reply.hops)} "
+                              "hops: print(trace.reply) shows them)", " " * 7))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -163,8 +163,8 @@ def test_trace_text_and_html(kubenet2):
     t = kubenet2.trace("web-0", "api-0", port=8080)
     text = str(t)
     assert text.startswith("trace pod web-0 (10.244.0.2) -> pod api-0 (10.244.1.2), tcp/8080")
-    assert text.splitlines()[-2] == "verdict: delivered: delivered to pod api-0 (10.244.1.2)"
-    assert text.splitlines()[-1].startswith("reply: delivered: the reply reaches pod web-0 (10.244.0.2) from 10.244.1.2:8080")
+    assert "\nverdict: delivered: delivered to pod api-0 (10.244.1.2)\nreply: delivered: the reply reaches pod web-0 " \
+        "(10.244.0.2) from 10.244.1.2:8080" in text
     html = t._repr_html_()
     assert html.count("<tr>") == len(t.hops) + 1 + len(t.reply.hops) + 1  # forward table and the reply table
     assert "VirtualAppliance" in html
@@ -185,3 +185,17 @@ def test_all_hooks_shows_every_netfilter_hook_in_kernel_order(kubenet2):
     assert node0 == ["PREROUTING", "FORWARD", "POSTROUTING"] == node1
     assert len(t.hops) > len(kubenet2.trace("web-0", "api-0", port=8080).hops)
     assert t.delivered
+
+
+def test_printed_traces_are_short_by_default_and_list_every_rule_on_request(kubenet2):
+    c = kubenet2.add_service("web", selector={"app": "web"}, ports=[80])
+    t = c.trace("api-0", "web", port=80)
+    short, full = str(t), t.text(rules=True)
+    assert "matched  4 rules at this hook (print(trace.text(rules=True)) lists them)" in short
+    assert "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" in full
+    assert "kubernetes service portals" not in short
+    assert max(len(line) for line in short.splitlines()) <= 110
+    # Folding never cuts a word: every hop's deciding line is there, word for word, in order.
+    words = " ".join(short.split())
+    for hop in t.hops:
+        assert " ".join(hop.decided_by.split()) in words
