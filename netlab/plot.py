@@ -324,7 +324,9 @@ def draw_address_use(max_pods: int = 30, nodes: tuple[int, ...] = (5, 10, 25, 50
     Example:
         >>> fig = draw_address_use(nodes=(5, 10))
         >>> [line.get_label() for line in fig.axes[0].get_lines()]
-        ['kubenet', 'azure-cni', 'azure-cni-overlay']
+        ['kubenet', 'azure-cni', 'azure-cni-overlay (the same as kubenet)']
+        >>> fig.axes[0].get_yscale()
+        'linear'
     """
     from .compare import compare_plugins
 
@@ -334,16 +336,28 @@ def draw_address_use(max_pods: int = 30, nodes: tuple[int, ...] = (5, 10, 25, 50
         ax = fig.subplots()
     else:
         fig = ax.figure
-    styles = {"kubenet": (ORANGE, "o", "-"), "azure-cni": (BLUE, "s", "--"), "azure-cni-overlay": (GREEN, "^", ":")}
-    for plugin, (colour, marker, ls) in styles.items():
-        ax.plot(nodes, [rows[n][plugin].subnet_addresses_needed for n in nodes], color=colour, marker=marker,
-                linestyle=ls, label=plugin)
+    # Linear axes: every line is a straight line through the origin, and its slope is what a learner
+    # compares (1 address per node against 1 + max_pods). kubenet and Overlay take the same addresses,
+    # so Overlay is drawn as large hollow markers around kubenet's dots, and the legend says so.
+    styles = {
+        "kubenet": dict(color=ORANGE, marker="o", linestyle="-", markersize=5, label="kubenet"),
+        "azure-cni": dict(color=BLUE, marker="s", linestyle="--", markersize=5, label="azure-cni"),
+        "azure-cni-overlay": dict(color=GREEN, marker="o", linestyle=":", markersize=11, markerfacecolor="none",
+                                  markeredgewidth=1.5, label="azure-cni-overlay (the same as kubenet)"),
+    }
+    for plugin, style in styles.items():
+        ax.plot(nodes, [rows[n][plugin].subnet_addresses_needed for n in nodes], **style)
+    last = nodes[-1]
+    for plugin in ("kubenet", "azure-cni"):
+        value = rows[last][plugin].subnet_addresses_needed
+        ax.annotate(f"{value:,}", (last, value), textcoords="offset points", xytext=(-6, 6), ha="right")
     ax.set_xlabel("nodes")
     ax.set_ylabel("node-subnet addresses to plan (with 1 surge node)")
     ax.set_title(f"Addresses in the VNet subnet, max_pods={max_pods}")
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.set_xlim(0, last * 1.04)
+    ax.set_ylim(0, max(rows[last][p].subnet_addresses_needed for p in styles) * 1.12)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left")
     return fig
 
 
