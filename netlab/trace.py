@@ -151,7 +151,8 @@ class Trace:
 
         Short by default: where several rules matched at one hook, it says how many and shows
         only the deciding one; ``rules=True`` lists every matched rule, as the HTML view does
-        under "all matched rules". A long rule is folded onto indented lines, never cut.
+        under "all matched rules". Prose is folded at ``width``; a route or rule line stays
+        whole, on a line of its own, exactly as the tool prints it.
         """
         def fold(first: str, text: str, indent: str = " " * 15) -> list[str]:
             return textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=indent,
@@ -163,11 +164,14 @@ class Trace:
             lines.append(f"      packet   {h.packet}")
             if h.nat:
                 lines.extend(fold("      NAT      ", h.nat))
-            lines.extend(fold(f"      {h.table}: ", h.decided_by.strip(), " " * 8))
+            # The deciding line stays whole on a line of its own, as the tool prints it, so that a
+            # learner can find it (or search for it) in the printed table; only prose is folded.
+            lines.append(f"      {h.table}:")
+            lines.append(f"        {h.decided_by.strip()}")
             if len(h.rules) > 1:
                 if rules:
-                    for n, r in enumerate(h.rules):
-                        lines.extend(fold("      matched  " if n == 0 else " " * 15, r, " " * 17))
+                    lines.append(f"      matched  {len(h.rules)} rules at this hook, in order:")
+                    lines.extend(f"        {r}" for r in h.rules)
                 else:
                     lines.append(f"      matched  {len(h.rules)} rules at this hook (print(trace.text(rules=True)) "
                                  "lists them)")
