@@ -61,7 +61,10 @@ def parse_plugin(plugin: "Plugin | str") -> Plugin:
         return Plugin(plugin)
     except ValueError:
         names = ", ".join(repr(p.value) for p in Plugin)
-        raise ConfigError(f"unknown network plugin {plugin!r}: choose one of {names}") from None
+        raise ConfigError(
+            f"unknown network plugin {plugin!r}: choose one of {names} ('none' is the document's section 03: "
+            "Docker-style docker0 bridges on every node and no cluster network, not AKS's "
+            "'--network-plugin none', which leaves the nodes NotReady until you install a CNI)") from None
 
 
 def parse_network(text: object, what: str) -> IPv4Network:

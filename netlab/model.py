@@ -40,7 +40,14 @@ IPv4Interface = ipaddress.IPv4Interface
 
 
 class Plugin(str, enum.Enum):
-    """The network plugin: how pods get addresses and how packets cross nodes."""
+    """The network plugin: how pods get addresses and how packets cross nodes.
+
+    ``NONE`` is the document's section 03, *no cluster network at all*: every node wires its
+    pods the way a stand-alone Docker host does (bridge ``docker0``, range ``172.17.0.0/16`` on
+    every node, MASQUERADE out), so that a learner sees why pods on different nodes cannot talk.
+    It is not AKS's ``--network-plugin none``, which means "bring your own CNI": AKS installs no
+    plugin, and the nodes stay ``NotReady`` until you install one (Cilium, Calico, ...).
+    """
 
     NONE = "none"
     KUBENET = "kubenet"

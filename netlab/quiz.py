@@ -60,7 +60,7 @@ QUESTIONS: dict[str, Question] = {
         "the packet never reaches eth0, the veth or the node.",
         "Look at the trace to 'localhost': both hops say lo. Containers of one pod share one network "
         "namespace, so they talk over the pod's loopback.",
-        words=("pod", "pods", "device"),
+        words=("pod", "pods", "device", "127.0.0.1"),
         mistakes={
             "eth0": "eth0 is the pod's door to the node: a packet to localhost never leaves the pod. "
                     "Which interface holds 127.0.0.1?",
@@ -138,7 +138,7 @@ QUESTIONS: dict[str, Question] = {
         "VirtualAppliance: Azure hands the packet to the node's NIC (IP forwarding is on), and the node routes it "
         "to cbr0 and the pod.",
         "Print cluster.azure_route_table() and read the NextHopType column.",
-        words=("type",),
+        words=("type", "node", "nodes", "hop", "next"),
         mistakes={
             "vnetlocal": "VnetLocal is Azure's system route for the VNet's own ranges; pod ranges are not in the "
                          "VNet. Read the NextHopType column of cluster.azure_route_table().",
@@ -168,12 +168,14 @@ QUESTIONS: dict[str, Question] = {
         "Azure CNI (node subnet): pods have VNet addresses, which the peering carries like any other.",
         "Look at the row 'peered network / on premises reaches pods' of the comparison, then trace 'peered-vm' "
         "to a pod under each plugin.",
-        words=("networking", "plain", "node", "subnet"),
+        words=("networking", "plain", "node", "subnet", "mode"),
         mistakes={
             "kubenet": "Under kubenet pods live in 10.244.0.0/16, which only the cluster's route table knows; "
                        "the peered VNet has no route to it. Trace 'peered-vm' to a pod to see where it stops.",
             "azure-cni-overlay": "Overlay pod addresses are private to the cluster: traffic from outside reaches "
                                  "nodes, not pods. Trace 'peered-vm' to a pod to see where it stops.",
+            "azurecnioverlay": "Overlay pod addresses are private to the cluster: traffic from outside reaches "
+                               "nodes, not pods. Trace 'peered-vm' to a pod to see where it stops.",
             "overlay": "Overlay pod addresses are private to the cluster: traffic from outside reaches nodes, not "
                        "pods. Trace 'peered-vm' to a pod to see where it stops.",
         },
@@ -204,7 +206,8 @@ QUESTIONS: dict[str, Question] = {
         "Yes: with Local, the node sends external traffic only to its own endpoints and does not masquerade it; "
         "the load balancer's HTTP health probe keeps traffic away from nodes without an endpoint.",
         "Trace from 'internet' to the Service's load balancer IP and compare the first and the last hop's source.",
-        words=("sees", "see", "client", "own", "doesn't", "does"),
+        words=("sees", "see", "client", "own", "doesn't", "does", "not", "preserved", "kept", "keeps",
+               "198.51.100.7"),
         mistakes={
             "no": "That is the Cluster policy, which masquerades so the reply comes back through the same node. "
                   "Local keeps the client's address: trace from 'internet' and read the last hop's source.",
@@ -242,16 +245,25 @@ def _words(value: object) -> list[str]:
     """Lower-case words of an answer; dots and dashes stay inside words (addresses, plugin names)."""
     text = str(value).lower().replace("\u2019", "'")
     words = [w.strip(".'-") for w in re.findall(r"[a-z0-9][a-z0-9.'/-]*", text)]
-    return [w[:-2] if w.endswith("'s") else w for w in words if w]  # "cbr0's address" names cbr0
+    words = [w[:-2] if w.endswith("'s") else w for w in words if w]  # "cbr0's address" names cbr0
+    return [re.sub(r"^(\d+\.\d+\.\d+\.\d+)/\d+$", r"\1", w) for w in words]  # 10.244.0.1/24 is 10.244.0.1
 
 
-def _matches(words: list[str], accepted: tuple[str, ...] | list[str], extra: tuple[str, ...]) -> bool:
-    """True if the words say one of ``accepted``, with nothing else but filler around it."""
+def _matches(words: list[str], accepted: tuple[str, ...] | list[str], extra: tuple[str, ...],
+             worked: bool = False) -> bool:
+    """True if the words say one of ``accepted``, with nothing else but filler around it.
+
+    A phrase counts with or without the words allowed around it ("Azure CNI (node subnet)" is
+    "azure-cni"), and a worked answer counts by its result ("3 x 31 = 93" is "93").
+    """
     left = [w for w in words if w not in _FILLER]
     if not left:
         return False
-    if "".join(left) in accepted:
+    core = [w for w in left if w not in extra]
+    if "".join(left) in accepted or (core and "".join(core) in accepted):
         return True
+    if worked:  # "3 x 31 = 93": the result after the last "=" is the answer
+        return left[-1] in accepted
     return any(w in accepted for w in left) and all(w in accepted or w in extra for w in left)
 
 
@@ -262,10 +274,10 @@ def check(question: str, answer: object) -> Feedback:
         raise NotFoundError(f"there is no self-check {question!r}.{did_you_mean(question, QUESTIONS)}")
     if answer is None or not str(answer).strip():
         return Feedback(None, "Write your answer in place of None and run the cell again.", q.text)
-    words = _words(answer)
-    if _matches(words, q.answers, q.words):
+    words, worked = _words(answer), "=" in str(answer)
+    if _matches(words, q.answers, q.words, worked):
         return Feedback(True, f"Right. {q.right}", q.text)
     for mistake, feedback in q.mistakes.items():
-        if _matches(words, (mistake,), q.words):
+        if _matches(words, (mistake,), q.words, worked):
             return Feedback(False, f"Not quite ({answer!r}). {feedback}", q.text)
     return Feedback(False, f"Not quite ({answer!r}). {q.wrong}", q.text)
