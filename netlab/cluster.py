@@ -49,6 +49,7 @@ from .routing import format_ip_route, format_table
 
 if TYPE_CHECKING:
     from . import kubeproxy as kp
+    from . import runtime
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -463,6 +464,15 @@ class Cluster:
         n = self._node_index(node)
         return tuple(self._pods[k] for k in self._nodes[n].pods)
 
+    def _pod_age(self, pod: Pod) -> int:
+        """Minutes since ``pod`` was created on the cluster's clock (one minute per pod created since)."""
+        return self._next_seq - pod.seq
+
+    def _sandbox(self, pod: Pod) -> "runtime.Sandbox":
+        from . import runtime
+
+        return runtime.sandbox_of(pod, self._nodes[pod.node].name, self._pod_age(pod))
+
     def owners(self, ip: IPv4Address) -> tuple[Any, ...]:
         """Every node or pod holding ``ip`` (more than one only for overlapping ``none`` bridges)."""
         ip = ipam.parse_address(ip, "address")
@@ -680,7 +690,7 @@ class Cluster:
         for k in keys:
             p = self._pods[k]
             n = len(p.containers)
-            row = [p.name, f"{n}/{n}", "Running", "0", f"{self._next_seq - p.seq}m", str(p.ip),
+            row = [p.name, f"{n}/{n}", "Running", "0", f"{self._pod_age(p)}m", str(p.ip),
                    self._nodes[p.node].name, "<none>", "<none>"]
             if all_namespaces:
                 row.insert(0, p.namespace)
@@ -923,6 +933,48 @@ class NodeView:
 
         return ToolText(nftables.render_list(self._c.node_proxy(self.index).extra).rstrip("\n"))
 
+    @property
+    def sandboxes(self) -> list["runtime.Sandbox"]:
+        """The node's pod sandboxes (one pause container per pod), newest first, as ``crictl pods`` lists them."""
+        return [self._c._sandbox(p) for p in sorted(self._c.pods_on(self.index), key=lambda p: -p.seq)]
+
+    def crictl_pods(self) -> str:
+        """``crictl pods`` on the node: one pod sandbox per pod, newest first.
+
+        Each sandbox is a pause container holding the pod's network namespace (:mod:`netlab.runtime`);
+        ``CREATED`` matches the pods' ``AGE`` in :meth:`Cluster.kubectl_get_pods`.
+
+        >>> import netlab as nl
+        >>> c = nl.Cluster.aks("kubenet").add_pod("web-0").add_pod("api-0")
+        >>> print(c.nodes[0].crictl_pods())
+        POD ID              CREATED              STATE               NAME                NAMESPACE           ATTEMPT             RUNTIME
+        88293d147b572       About a minute ago   Ready               api-0               default             0                   (default)
+        9b86cc4521762       2 minutes ago        Ready               web-0               default             0                   (default)
+        """
+        from . import runtime
+
+        return ToolText(runtime.format_crictl_pods(self.sandboxes))
+
+    def crictl_ps(self) -> str:
+        """``crictl ps`` on the node: the running app containers, newest first.
+
+        The pause containers are not listed (``crictl pods`` shows them as sandboxes); ``POD ID``
+        names the sandbox whose network namespace each container joined.
+
+        >>> import netlab as nl
+        >>> c = nl.Cluster.aks("kubenet").add_pod("web-0", containers=[nl.Container("nginx", ports=[80]),
+        ...                                                           nl.Container("log-shipper")])
+        >>> print(c.nodes[0].crictl_ps())
+        CONTAINER           IMAGE               CREATED              STATE               NAME                ATTEMPT             POD ID              POD                 NAMESPACE
+        6855fd9e4f8b7       cf6356a4be5cc       About a minute ago   Running             log-shipper         0                   9b86cc4521762       web-0               default
+        24cb096711349       3ba4dd6a43799       About a minute ago   Running             nginx               0                   9b86cc4521762       web-0               default
+        """
+        from . import runtime
+
+        age = self._c._pod_age
+        pods = sorted(self._c.pods_on(self.index), key=lambda p: -p.seq)
+        return ToolText(runtime.format_crictl_ps([c for p in pods for c in runtime.containers_of(p, age(p))]))
+
     def kube_proxy_ports(self) -> str:
         """Userspace mode: the port kube-proxy's process listens on for each Service port."""
         msg = self._not_mode("userspace", "kube-proxy's proxy ports")
@@ -972,6 +1024,18 @@ class PodView:
     def ip_addr(self) -> str:
         """``ip addr`` inside the pod's network namespace."""
         return ToolText(format_ip_addr(self.interfaces))
+
+    @property
+    def sandbox(self) -> "runtime.Sandbox":
+        """The pod's sandbox: the pause container that holds its network namespace (:mod:`netlab.runtime`).
+
+        >>> import netlab as nl
+        >>> c = nl.Cluster.aks("kubenet").add_pod("web-0")
+        >>> sb = c.pods["web-0"].sandbox
+        >>> sb.short_id, sb.image, sb.netns
+        ('9b86cc4521762', 'mcr.microsoft.com/oss/kubernetes/pause:3.6', 'cni-6620d18f-b440-71c7-c942-5bb48df99dcf')
+        """
+        return self._c._sandbox(self.pod)
 
     def __repr__(self) -> str:
         return f"<Pod {self.namespace}/{self.name} {self.ip} on {self._c._nodes[self.pod.node].name}>"

@@ -110,3 +110,49 @@ def format_pods_wide(rows: Sequence[Sequence[str]], all_namespaces: bool = False
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
     return format_kubectl(headers, rows)
+
+
+def format_tabwriter(rows: Sequence[Sequence[str]], minwidth: int, padding: int) -> str:
+    """Rows aligned as Go's ``text/tabwriter`` aligns tab-separated cells (pad character a space).
+
+    A column is as wide as its widest cell plus ``padding``, and at least ``minwidth``; the last
+    cell of a line is not padded. kubectl uses ``minwidth=6, padding=3``; crictl
+    ``minwidth=20, padding=3`` (``newDefaultTableDisplay`` in cri-tools' ``cmd/crictl/display.go``).
+
+    >>> print(format_tabwriter([["POD ID", "STATE"], ["0123", "Ready"]], minwidth=8, padding=3))
+    POD ID   STATE
+    0123     Ready
+    """
+    widths: list[int] = []
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            if i == len(widths):
+                widths.append(minwidth)
+            widths[i] = max(widths[i], len(cell) + padding)
+    return "\n".join("".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + row[-1] for row in rows)
+
+
+def human_duration(minutes: int) -> str:
+    """A duration as docker/go-units' ``HumanDuration`` words it (crictl's ``CREATED``, before ``ago``).
+
+    >>> [human_duration(m) for m in (0, 1, 3, 59, 60, 89, 90, 2880)]
+    ['Less than a second', 'About a minute', '3 minutes', '59 minutes', 'About an hour', 'About an hour', '2 hours', '2 days']
+    """
+    if minutes < 1:
+        return "Less than a second"
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(minutes / 60 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{minutes // 60 // 24 // 365} years"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
 
 
 def _digest(*parts: str) -> bytes:
@@ -84,8 +85,66 @@ def azure_veth_name(namespace: str, pod: str, bridge_mode: bool = False) -> str:
 
 
 def container_id(namespace: str, pod: str) -> str:
-    """The 64-hex-digit id of the pod's sandbox (pause) container."""
+    """The 64-hex-digit id of the pod's sandbox (pause) container.
+
+    It is the ``POD ID`` ``crictl pods`` prints (first 13 digits) and the id Azure CNI bridge
+    mode hashes into the host veth's name.
+
+    >>> container_id("default", "web-0")[:13]
+    '9b86cc4521762'
+    """
     return _digest("sandbox", namespace, pod).hex()
+
+
+def app_container_id(namespace: str, pod: str, container: str) -> str:
+    """The 64-hex-digit id the runtime gives one app container of a pod (``crictl ps``'s ``CONTAINER``).
+
+    >>> len(app_container_id("default", "web-0", "nginx"))
+    64
+    """
+    return _digest("container", namespace, pod, container).hex()
+
+
+def image_id(image: str) -> str:
+    """An image's id, ``sha256:`` and 64 hex digits (what kubelet hands the runtime and ``crictl ps`` shows).
+
+    The real id is the digest of the image's config; netlab hashes the image reference instead.
+
+    >>> image_id("mcr.microsoft.com/oss/kubernetes/pause:3.6")[:7]
+    'sha256:'
+    """
+    return "sha256:" + _digest("image", image).hex()
+
+
+def pod_template_hash(namespace: str, deployment: str) -> str:
+    """The ``pod-template-hash`` a Deployment's ReplicaSet and pods carry, in its real shape.
+
+    Kubernetes hashes the pod template (FNV-32a), prints the number in decimal and maps each
+    digit through ``rand.SafeEncodeString`` (so only ``4-9`` and ``b c d f`` appear), which
+    gives names such as ``coredns-5d78c9869d``. netlab hashes the Deployment's name.
+
+    >>> h = pod_template_hash("kube-system", "coredns")
+    >>> set(h) <= set("456789bcdf") and 1 <= len(h) <= 10
+    True
+    """
+    number = int.from_bytes(_digest("pod-template", namespace, deployment)[:4], "big")
+    return "".join(_SAFE_ALPHABET[ord(d) % len(_SAFE_ALPHABET)] for d in str(number))
+
+
+def random_suffix(*key: str, length: int = 5) -> str:
+    """``length`` characters from Kubernetes' ``utilrand`` alphabet (no vowels, no 0, 1, 3), as the
+    ReplicaSet controller appends to pod names; netlab derives them from ``key``.
+
+    >>> s = random_suffix("coredns", "0")
+    >>> len(s), set(s) <= set(_SAFE_ALPHABET)
+    (5, True)
+    """
+    h = int.from_bytes(_digest("suffix", *key)[:8], "big")
+    out = ""
+    for _ in range(length):
+        h, r = divmod(h, len(_SAFE_ALPHABET))
+        out += _SAFE_ALPHABET[r]
+    return out
 
 
 def _mac(prefix: bytes, seed: bytes) -> str:
@@ -110,6 +169,19 @@ def virtual_mac(*key: str) -> str:
 
 
 def netns_name(namespace: str, pod: str) -> str:
-    """The named network namespace a container runtime creates for a pod: ``cni-<uuid>``."""
+    """The named network namespace a container runtime creates for a pod: ``cni-<uuid>``.
+
+    containerd names it ``cni-%x-%x-%x-%x-%x`` from 16 random bytes and bind-mounts it under
+    ``/var/run/netns`` (:func:`netns_path`); netlab hashes the pod's name instead.
+    """
     h = _digest("netns", namespace, pod).hex()
     return f"cni-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def netns_path(namespace: str, pod: str) -> str:
+    """Where the pod's network namespace is mounted on the node (``ip netns`` lists it by name).
+
+    >>> netns_path("default", "web-0").startswith("/var/run/netns/cni-")
+    True
+    """
+    return "/var/run/netns/" + netns_name(namespace, pod)

@@ -17,7 +17,7 @@ Example:
     >>> ex.message.value.startswith("<span style='color:#b2182b'>DuplicateError")
     True
 
-Taught in ``notebooks/04-kubenet-routing.ipynb``, ``05-azure-cni.ipynb`` and ``07-services.ipynb``.
+Taught in ``notebooks/04-kubenet-routing.ipynb``, ``05-azure-cni.ipynb`` and ``08-kube-proxy-modes.ipynb``.
 """
 
 from __future__ import annotations

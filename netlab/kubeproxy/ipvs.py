@@ -110,7 +110,7 @@ Choices where the sources are silent or kube-proxy is random:
   (ipvsadm 1.29+ prints scheduler flags in brackets; recalled, not re-read).
 * This machine's kernel has no IPVS module: everything here is a model.
 
-Taught in ``notebooks/07-services.ipynb``.
+Taught in ``notebooks/08-kube-proxy-modes.ipynb``.
 
 Example:
     >>> from netlab.kubeproxy.api import ProxyConfig

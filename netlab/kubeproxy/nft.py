@@ -25,7 +25,7 @@ The list form is what **nft v1.0.6** (Debian 12) prints; it was checked line for
 against that nft on a real kernel. Other nft versions differ in small ways (newer ones
 may print ``priority dstnat`` for an ``output`` hook where 1.0.6 prints ``-100``).
 
-Taught in ``notebooks/07-services.ipynb``.
+Taught in ``notebooks/08-kube-proxy-modes.ipynb``.
 
 Example:
     >>> ops = (Op("add", Table("ip", "demo")), Op("add", Chain("c")),

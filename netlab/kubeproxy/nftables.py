@@ -79,7 +79,7 @@ How nftables mode differs from iptables mode (and :func:`~.flow.trace_flow` show
   (``usesFWChain`` does not depend on endpoints here): a source outside the ranges is
   DROPped by ``firewall-check`` before the no-endpoints REJECT that iptables mode gives.
 
-Taught in ``notebooks/07-services.ipynb``.
+Taught in ``notebooks/08-kube-proxy-modes.ipynb``.
 
 Example:
     >>> from netlab.kubeproxy.api import ProxyConfig

@@ -58,7 +58,7 @@ Choices where the sources are silent or kube-proxy was random:
   the incoming interface's primary address (``cbr0``'s, ``eth0``'s). Both are local
   and the proxy socket listens on ``0.0.0.0``, so the packet reaches the same socket.
 
-Taught in ``notebooks/07-services.ipynb``.
+Taught in ``notebooks/08-kube-proxy-modes.ipynb``.
 
 Example:
     >>> from netlab.kubeproxy.api import ProxyConfig
