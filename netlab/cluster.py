@@ -231,6 +231,27 @@ class Cluster:
         return dataclasses.replace(self, _nodes=self._nodes.insert(n, new_node),
                                    _pods=self._pods.insert(key, pod), _next_seq=self._next_seq + 1)
 
+    def add_coredns(self, replicas: int = 2) -> "Cluster":
+        """A new cluster running CoreDNS, the DNS server behind the ``kube-system/kube-dns`` Service.
+
+        Adds the Deployment ``coredns``'s pods (``coredns-<hash>-<suffix>`` in ``kube-system``,
+        label ``k8s-app=kube-dns``, container ``coredns`` on 53/UDP, 53/TCP and 9153/TCP), so the
+        ``kube-dns`` EndpointSlice lists them and DNS queries to ``10.0.0.10:53`` are delivered.
+        Replicas are spread as the scheduler would: fewest CoreDNS replicas, then fewest pods,
+        then the lowest node index (round-robin from node 0 on an empty cluster). Clusters do not
+        run CoreDNS until this is called, so the course's pod addresses stay as they are; the
+        pods take addresses like any other pod. See :mod:`netlab.addons`.
+
+        >>> c = Cluster.aks("kubenet", nodes=2).add_coredns()
+        >>> print(c.kubectl_get_pods(namespace="kube-system"))
+        NAME                      READY   STATUS    RESTARTS   AGE   IP           NODE                                NOMINATED NODE   READINESS GATES
+        coredns-6445b85ff-88h6d   1/1     Running   0          2m    10.244.0.2   aks-nodepool1-87544974-vmss000000   <none>           <none>
+        coredns-6445b85ff-xt52g   1/1     Running   0          1m    10.244.1.2   aks-nodepool1-87544974-vmss000001   <none>           <none>
+        """
+        from . import addons
+
+        return addons.add_coredns(self, replicas)
+
     def remove_pod(self, name: str, namespace: str = "default") -> "Cluster":
         """A new cluster without the pod (its address becomes free again)."""
         pod = self._pod(name, namespace)
