@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import html
 import re
 from dataclasses import dataclass, field
@@ -206,7 +207,7 @@ QUESTIONS: dict[str, Question] = {
         "Yes: with Local, the node sends external traffic only to its own endpoints and does not masquerade it; "
         "the load balancer's HTTP health probe keeps traffic away from nodes without an endpoint.",
         "Trace from 'internet' to the Service's load balancer IP and compare the first and the last hop's source.",
-        words=("sees", "see", "client", "own", "doesn't", "does", "not", "preserved", "kept", "keeps",
+        words=("sees", "see", "client", "own", "doesn't", "does", "preserved", "kept", "keeps",
                "198.51.100.7"),
         mistakes={
             "no": "That is the Cluster policy, which masquerades so the reply comes back through the same node. "
@@ -250,7 +251,7 @@ def _words(value: object) -> list[str]:
 
 
 def _matches(words: list[str], accepted: tuple[str, ...] | list[str], extra: tuple[str, ...],
-             worked: bool = False) -> bool:
+             worked: str | None = None) -> bool:
     """True if the words say one of ``accepted``, with nothing else but filler around it.
 
     A phrase counts with or without the words allowed around it ("Azure CNI (node subnet)" is
@@ -262,9 +263,33 @@ def _matches(words: list[str], accepted: tuple[str, ...] | list[str], extra: tup
     core = [w for w in left if w not in extra]
     if "".join(left) in accepted or (core and "".join(core) in accepted):
         return True
-    if worked:  # "3 x 31 = 93": the result after the last "=" is the answer
-        return left[-1] in accepted
+    if worked is not None:  # a worked sum counts by its result, if the sum is right
+        return worked in accepted
     return any(w in accepted for w in left) and all(w in accepted or w in extra for w in left)
+
+
+def _worked(text: str) -> str | None:
+    """For "3 x 31 = 93" (or "93 = 3 x 31"): the result, "93", if every side gives the same number;
+    "" if they do not; None if the answer is not a worked sum. Only + - x * / and parentheses are read."""
+    if "=" not in text:
+        return None
+    sides = [side.strip().lower().replace("x", "*").replace("\u00d7", "*") for side in text.split("=")]
+    try:
+        values = [_arithmetic(ast.parse(side, mode="eval").body) for side in sides]
+    except (SyntaxError, ValueError, ZeroDivisionError):
+        return ""
+    if not all(v == values[0] for v in values):
+        return ""
+    return str(int(values[0])) if float(values[0]).is_integer() else str(values[0])
+
+
+def _arithmetic(node: ast.AST) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+        a, b = _arithmetic(node.left), _arithmetic(node.right)
+        return {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(type(node.op), a / b if b else float("nan"))
+    raise ValueError("not a sum")
 
 
 def check(question: str, answer: object) -> Feedback:
@@ -274,7 +299,7 @@ def check(question: str, answer: object) -> Feedback:
         raise NotFoundError(f"there is no self-check {question!r}.{did_you_mean(question, QUESTIONS)}")
     if answer is None or not str(answer).strip():
         return Feedback(None, "Write your answer in place of None and run the cell again.", q.text)
-    words, worked = _words(answer), "=" in str(answer)
+    words, worked = _words(answer), _worked(str(answer))
     if _matches(words, q.answers, q.words, worked):
         return Feedback(True, f"Right. {q.right}", q.text)
     for mistake, feedback in q.mistakes.items():

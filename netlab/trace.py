@@ -173,14 +173,14 @@ class Trace:
                     lines.append(f"      matched  {len(h.rules)} rules at this hook, in order:")
                     lines.extend(f"        {r}" for r in h.rules)
                 else:
-                    lines.append(f"      matched  {len(h.rules)} rules at this hook (print(trace.text(rules=True)) "
+                    lines.append(f"      matched  {len(h.rules)} rules at this hook (the trace's .text(rules=True) "
                                  "lists them)")
             if h.note:
                 lines.extend(fold("      why      ", h.note))
         lines.extend(fold("verdict: ", f"{self.verdict.value}: {self.reason}", " " * 9))
         if self.reply is not None:
             lines.extend(fold("reply: ", f"{self.reply.verdict.value}: {self.reply.reason} ({len(self.reply.hops)} "
-                              "hops: print(trace.reply) shows them)", " " * 7))
+                              "hops: the trace's .reply shows them)", " " * 7))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -214,13 +214,16 @@ class Explorer:
         c = self.controls
         cl = self.cluster
         nodes = [(f"{n.index}: {n.name[-10:]}", n.index) for n in cl.nodes]
+        chosen_node = c["pod_node"].value
         c["pod_node"].options = nodes
+        # A selector never stays blank: keep the learner's choice if it still exists, else the first one
+        # (a blank "from" made a trace fail with "unknown source 'None'").
+        c["pod_node"].value = chosen_node if chosen_node in [i for _, i in nodes] else nodes[0][1]
         c["cni_mode"].disabled = cl.plugin is not Plugin.AZURE_CNI
         sources = list(cl.pods) + [n.name for n in cl.nodes] + list(hosts(cl))
         current = c["src"].value
         c["src"].options = sources
-        if current in sources:
-            c["src"].value = current
+        c["src"].value = current if current in sources else sources[0]
         services = [s for s in cl.services if s not in ("kubernetes", "kube-system/kube-dns")]
         c["dst"].options = tuple(services + list(cl.pods) + [n.name for n in cl.nodes] + list(hosts(cl)))
         self._sync_controls()

@@ -76,3 +76,17 @@ def test_a_missing_or_wrong_answer_shows_the_question(question):
 def test_filler_alone_is_not_an_answer():
     assert nl.quiz.check("07-local", "it does").correct is False
     assert nl.quiz.check("02-switch", "the").correct is False
+
+
+@pytest.mark.parametrize("answer, right", [
+    ("3 x 31 = 93", True), ("93 = 3 x 31", True), ("3*(1+30) = 93", True),
+    ("3 x 30 = 93", False),  # the sum is wrong: a right-looking result is not enough
+    ("3 x 30 = 90", False), ("1 = 2", False),
+])
+def test_a_worked_answer_counts_by_its_result_only_if_the_sum_is_right(answer, right):
+    question = "01-veth-ends" if answer == "1 = 2" else "05-addresses"
+    assert nl.quiz.check(question, answer).correct is right
+
+
+def test_a_negated_answer_is_not_right():
+    assert nl.quiz.check("07-local", "not yes").correct is False

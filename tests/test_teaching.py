@@ -4,11 +4,18 @@ The guide is checked against the notebooks as they are in the repository, so a c
 breaks a test here instead of leaving the guide wrong:
 
 * every solution block runs, on its own, and its ``assert``s hold;
-* every "Change it and re-run" bullet and every "Try it yourself" section has one solution;
-* every self-check in the notebooks is in the key, with answers ``nl.quiz.check`` accepts;
-* every Predict prompt is in the key, with answers that the stored outputs below the prompt show
-  (in the prompt's own section, before the next heading);
-* the 90-minute path adds up and names headings that exist; the Binder and reset facts hold.
+* every "Change it and re-run" bullet and every "Try it yourself" section has one solution, and
+  every solution has its bullet or section;
+* every self-check in the notebooks is in the key, in the section where the notebook asks it, with
+  answers ``nl.quiz.check`` accepts (and the right answers the key says it rejects still rejected);
+* every Predict prompt is in the key, with answers that a stored output after the prompt shows (in
+  the prompt's own section, before the next heading) and that no stored output above it shows: a
+  prediction is made before its answer is printed;
+* the 90-minute path adds up and names headings that exist; the Binder, reset, pitfall and run-time
+  facts hold.
+
+Notebooks numbered 90 and above (the glossary) are reference, not lessons: they have no objectives,
+no place in the core path and no exercises, but they are in the run-time table.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ GUIDE = ROOT / "docs" / "teaching.md"
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb") if ".my-copy" not in p.name)
 NUMBERS = [name[:2] for name in NAMES]
+LESSONS = [number for number in NUMBERS if int(number) < 90]  # 90 and above: reference (the glossary)
 
 _BLOCK = re.compile(r"<!-- (solution|example): ([a-z0-9-]+) -->\n```python\n(.*?)\n```", re.S)
 _PREDICT = re.compile(r"\*\*Predict\b")
@@ -65,6 +73,16 @@ def _plain(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("`", "").replace("**", "")).strip()
 
 
+def _md_plain(text: str) -> str:
+    """Markdown as it reads: links (the glossary links) as their text, then as ``_plain``."""
+    return _plain(re.sub(r"\[([^\]]+)\]\([^)\s]*\)", r"\1", text))
+
+
+def _shows(value: str, text: str) -> bool:
+    """True if ``value`` stands in ``text`` as a whole: not inside a longer address, number or word."""
+    return re.search(rf"(?<![\w.]){re.escape(_plain(value))}(?!\.?\w)", text) is not None
+
+
 def _notebook(number: str) -> dict:
     (name,) = [n for n in NAMES if n.startswith(number + "-")]
     return json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))
@@ -96,9 +114,14 @@ def _markdown_lines(number: str) -> list[str]:
             for line in _source(cell).splitlines()]
 
 
+def _heading(line: str) -> str:
+    """A ``## `` heading as the guide names it: without backticks, links and double quotes."""
+    return _md_plain(line[3:]).replace('"', "")
+
+
 def _headings(number: str) -> list[str]:
-    """The notebook's ``## `` headings, without backticks."""
-    return [_plain(line[3:]) for line in _markdown_lines(number) if line.startswith("## ")]
+    """The notebook's ``## `` headings."""
+    return [_heading(line) for line in _markdown_lines(number) if line.startswith("## ")]
 
 
 def _change_bullets(number: str) -> int:
@@ -128,17 +151,43 @@ def _prompts() -> list[tuple[str, int, str]]:
             continue
         for i, cell in enumerate(_notebook(number)["cells"]):
             if cell["cell_type"] == "markdown" and _PREDICT.search(_source(cell)):
-                prompts.append((number, i, _plain(_source(cell))))
+                prompts.append((number, i, _md_plain(_source(cell))))
     return prompts
 
 
-def _quiz_ids() -> set[str]:
-    ids = set()
+def _outputs_around(number: str, index: int) -> tuple[list[str], list[str]]:
+    """The stored outputs of the code cells above cell ``index``, and of those after it up to the
+    next heading (the cells that answer a prompt in that cell)."""
+    cells = _notebook(number)["cells"]
+    above = [_output_text(cell) for cell in cells[:index] if cell["cell_type"] == "code"]
+    after = []
+    for cell in cells[index + 1:]:
+        if cell["cell_type"] == "markdown" and re.search(r"^#", _source(cell), re.M):
+            break
+        if cell["cell_type"] == "code":
+            after.append(_output_text(cell))
+    return above, after
+
+
+def _quiz_uses() -> dict[str, list[tuple[str, str]]]:
+    """Self-check id -> where the notebooks ask it: (notebook number, the ``## `` heading above the
+    cell, or "top of notebook")."""
+    uses: dict[str, list[tuple[str, str]]] = {}
     for number in NUMBERS:
+        heading = "top of notebook"
         for cell in _notebook(number)["cells"]:
-            if cell["cell_type"] == "code":
-                ids.update(re.findall(r"""nl\.quiz\.check\(\s*["']([^"']+)["']""", _source(cell)))
-    return ids
+            if cell["cell_type"] == "markdown":
+                for line in _source(cell).splitlines():
+                    if line.startswith("## "):
+                        heading = _heading(line)
+            elif cell["cell_type"] == "code":
+                for qid in re.findall(r"""nl\.quiz\.check\(\s*["']([^"']+)["']""", _source(cell)):
+                    uses.setdefault(qid, []).append((number, heading))
+    return uses
+
+
+def _quiz_ids() -> set[str]:
+    return set(_quiz_uses())
 
 
 def _quiz_key() -> dict[str, tuple[list[str], list[str]]]:
@@ -154,6 +203,12 @@ def _quiz_key() -> dict[str, tuple[list[str], list[str]]]:
     return key
 
 
+def _quiz_places() -> dict[str, str]:
+    """Self-check id -> the key's "notebook, section" cell."""
+    return {_code_spans(row[0])[0]: row[1] for row in _table_rows(_section("Answer key: self-checks"))
+            if row[0].startswith("`")}
+
+
 def _predict_key() -> list[tuple[str, str, list[str], str]]:
     """(notebook number, quoted prompt words, answers, why) per row of the guide's Predict table."""
     rows = []
@@ -163,7 +218,7 @@ def _predict_key() -> list[tuple[str, str, list[str], str]]:
         assert len(row) == 4, f"Predict key row needs 4 cells: {row}"
         quoted = re.findall(r'"([^"]+)"', row[1])
         assert len(quoted) == 1, f"Predict key row must quote the prompt once: {row[1]}"
-        rows.append((row[0], _plain(quoted[0]), _code_spans(row[2]), row[3]))
+        rows.append((row[0], _md_plain(quoted[0]), _code_spans(row[2]), row[3]))
     return rows
 
 
@@ -201,11 +256,13 @@ def test_every_change_it_bullet_and_try_it_section_has_exactly_one_solution():
         f"have: {sorted(marked - expected)}")
 
 
-def test_the_change_it_count_sees_bullets_across_cells():
+def test_the_change_it_count_sees_bullets_across_cells_and_stops_at_the_next_heading():
     # 01 has its two bullets in two markdown cells with code between them; 04 has its heading after
-    # another heading in the same cell. Both must count, or the check above would pass vacuously.
+    # another heading in the same cell; 08 has another section with bullets of its own after it
+    # ("Optional: the fine print"). All must count right, or the check above would pass vacuously.
     assert _change_bullets("01") == 2
     assert _change_bullets("04") == 2
+    assert _change_bullets("08") == 2
 
 
 # ------------------------------------------------------------------ self-checks
@@ -214,6 +271,21 @@ def test_every_self_check_in_the_notebooks_is_in_the_key_and_nothing_else():
     assert used, "no nl.quiz.check(...) cells found in the notebooks"
     assert set(key) == used, (f"self-checks missing from the key: {sorted(used - set(key))}; "
                               f"in the key but in no notebook: {sorted(set(key) - used)}")
+
+
+def test_the_key_names_the_notebook_and_section_where_each_self_check_is_asked():
+    places, uses = _quiz_places(), _quiz_uses()
+    for qid, where in uses.items():
+        assert len(where) == 1, f"self-check {qid} is asked {len(where)} times: {where}"
+        (number, heading), place = where[0], places.get(qid, "")
+        assert place.startswith(f"{number},"), f"the key puts {qid} in {place!r}; notebook {number} asks it"
+        named = re.findall(r'"([^"]+)"', place)
+        if heading == "top of notebook":
+            assert not named and "top of notebook" in place, (
+                f"{qid} is asked at the top of notebook {number}, not in {place!r}")
+        else:
+            assert len(named) == 1 and heading.startswith(_md_plain(named[0])), (
+                f"{qid} is asked under the heading {heading!r} of notebook {number}, not in {place!r}")
 
 
 @pytest.mark.parametrize("qid", sorted(_quiz_key()))
@@ -240,36 +312,41 @@ def test_every_predict_prompt_has_exactly_one_key_row_and_every_row_a_prompt():
         assert len(hits) == 1, f"key row {number} {quote!r} matches {len(hits)} Predict prompts"
 
 
-@pytest.mark.parametrize("number,quote,answers,why", _predict_key(),
-                         ids=[f"{row[0]}: {row[1][:32]}" for row in _predict_key()])
+_PREDICT_IDS = [f"{row[0]}: {row[1][:32]}" for row in _predict_key()]
+
+
+@pytest.mark.parametrize("number,quote,answers,why", _predict_key(), ids=_PREDICT_IDS)
 def test_the_predicted_value_appears_in_an_output_after_the_prompt(number, quote, answers, why):
     assert answers, f"key row {number} {quote!r} gives no answer in backticks"
-    cells = _notebook(number)["cells"]
     (index,) = [i for n, i, text in _prompts() if n == number and quote in text]
-    shown = []  # the code cells after the prompt, up to the next heading: the cells that answer it
-    for cell in cells[index + 1:]:
-        if cell["cell_type"] == "markdown" and re.search(r"^#", _source(cell), re.M):
-            break
-        if cell["cell_type"] == "code":
-            shown.append(_output_text(cell))
+    _, after = _outputs_around(number, index)
     for answer in answers:
-        assert any(_plain(answer) in out for out in shown), (
+        assert any(_shows(answer, out) for out in after), (
             f"notebook {number}: the key says the output after {quote!r} shows {answer!r}, but no stored "
             "output between the prompt and the next heading does")
-    if "above the prompt" in why:
-        # The key warns that an output above the prompt gives the answer away: that must stay true.
-        above = " ".join(_output_text(c) for c in cells[:index] if c["cell_type"] == "code")
-        values = [_plain(answer).split()[-1] for answer in answers]  # "web-0 10.244.0.2" -> the address
-        assert all(re.search(rf"(?<![\w.]){re.escape(v)}(?![\w.])", above) for v in values), (
-            f"notebook {number}: no output above the prompt {quote!r} shows {values} any more; "
-            "remove the key's warning that the answer is printed above the prompt")
+
+
+@pytest.mark.parametrize("number,quote,answers,why", _predict_key(), ids=_PREDICT_IDS)
+def test_the_predicted_value_is_in_no_output_above_the_prompt(number, quote, answers, why):
+    # A prediction is made before the answer is printed: no stored output above the prompt may show
+    # it, anywhere in the notebook. There is no allowance for "cover the output above": move the cell.
+    (index,) = [i for n, i, text in _prompts() if n == number and quote in text]
+    above, _ = _outputs_around(number, index)
+    for answer in answers:
+        shown = [i for i, out in enumerate(above) if _shows(answer, out)]
+        assert not shown, (
+            f"notebook {number}: the answer {answer!r} to the Predict prompt {quote!r} is already printed "
+            f"by code cell(s) {shown} above it (counting code cells from 0)")
+    assert "above the prompt" not in why, f"key row {number} {quote!r} still excuses an answer printed above"
 
 
 # ------------------------------------------------------------------ facts the guide quotes
 def test_the_first_cell_of_notebook_00_prints_what_the_guide_says():
     first = next(c for c in _notebook("00")["cells"] if c["cell_type"] == "code")
-    quoted = "delivered to pod world (10.244.1.2)"
-    assert f"`{quoted}`" in _guide() and quoted in _output_text(first)
+    quoted = re.findall(r"`(delivered to pod world[^`]*)`", _guide())
+    assert len(quoted) >= 2, "the guide quotes the first cell's output in the objectives and in 'Before class'"
+    for text in quoted:
+        assert text in _output_text(first), f"notebook 00's first cell does not print {text!r}"
 
 
 def test_the_key_says_which_self_checks_come_pre_filled():
@@ -287,16 +364,27 @@ def test_the_key_says_which_self_checks_come_pre_filled():
                 "the key must say so")
 
 
+def test_the_chain_of_names_the_pitfalls_give_for_07_is_how_07_builds_its_clusters():
+    pitfalls = _section("Common pitfalls")
+    paragraph = pitfalls[pitfalls.index("**Cells run out of order.**"):].split("\n\n")[0]
+    chain = re.findall(r"`(cluster_\w+)`", paragraph)
+    assert len(chain) >= 3, f"the pitfall names no chain of 07's clusters: {paragraph!r}"
+    code = "\n".join(_source(c) for c in _notebook("07")["cells"] if c["cell_type"] == "code")
+    built = re.findall(r"^(cluster\w*) = (cluster\w*)\.", code, re.M)
+    for before, after in zip(chain, chain[1:]):
+        assert (after, before) in built, f"notebook 07 does not build {after} from {before}: {built}"
+
+
 # ------------------------------------------------------------------ the plan and the objectives
 def test_the_core_path_adds_up_to_90_minutes_and_covers_every_notebook():
     rows = _core_path()
     assert sum(int(row[0]) for row in rows) == 90
-    assert [row[1] for row in rows] == NUMBERS
+    assert [row[1] for row in rows] == LESSONS
 
 
 def test_the_core_path_names_every_heading_of_every_notebook_and_only_real_ones():
     for row in _core_path():
-        number, named = row[1], [_plain(q) for cell in row[2:] for q in re.findall(r'"([^"]+)"', cell)]
+        number, named = row[1], [_md_plain(q) for cell in row[2:] for q in re.findall(r'"([^"]+)"', cell)]
         headings = _headings(number)
         for name in named:
             assert any(h.startswith(name) for h in headings), (
@@ -310,7 +398,7 @@ def test_learning_objectives_are_three_to_five_per_notebook():
     section = _section("Learning objectives")
     parts = re.split(r"^### (\d\d) ", section, flags=re.M)[1:]
     found = dict(zip(parts[::2], parts[1::2]))
-    assert sorted(found) == NUMBERS
+    assert sorted(found) == LESSONS
     for number, text in found.items():
         count = sum(1 for line in text.splitlines() if line.startswith("- "))
         assert 3 <= count <= 5, f"notebook {number} has {count} learning objectives"
@@ -345,8 +433,16 @@ def test_reset_keeps_copies_under_the_names_the_guide_gives(tmp_path):
     assert "nothing to do" in str(nl.course.reset("01", folder=tmp_path))
 
 
-def test_the_run_time_table_has_a_row_per_notebook():
+def test_the_run_time_table_has_a_measured_time_for_every_notebook_and_no_placeholder():
     text = _section("Running a class on Binder")
     table = text[text.index("### Measured run times"):]
+    table = table[:table.index("\n### ")] if "\n### " in table else table
     rows = [row for row in _table_rows(table) if row[0].startswith("`")]
     assert [row[0].strip("`") for row in rows] == [name.removesuffix(".ipynb") for name in NAMES]
+    seconds = []
+    for row in rows:
+        assert re.fullmatch(r"\d+(\.\d+)?", row[1]) and float(row[1]) > 0, f"no measured time for {row[0]}: {row}"
+        seconds.append(float(row[1]))
+    (total,) = [row for row in _table_rows(table) if row[0].startswith("all")]
+    assert float(total[1]) == pytest.approx(sum(seconds)), f"the total {total[1]} is not the sum {sum(seconds):.1f}"
+    assert "TBD" not in _guide(), "docs/teaching.md still has a TBD placeholder"

@@ -191,7 +191,7 @@ def test_printed_traces_are_short_by_default_and_list_every_rule_on_request(kube
     c = kubenet2.add_service("web", selector={"app": "web"}, ports=[80])
     t = c.trace("api-0", "web", port=80)
     short, full = str(t), t.text(rules=True)
-    assert "matched  4 rules at this hook (print(trace.text(rules=True)) lists them)" in short
+    assert "matched  4 rules at this hook (the trace's .text(rules=True) lists them)" in short
     assert "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES" in full
     assert "kubernetes service portals" not in short
     deciding = {f"        {h.decided_by.strip()}" for h in t.hops}

@@ -84,3 +84,12 @@ def test_trace_without_destination_says_what_to_choose():
     ex = make()
     ex.controls["go"].click()
     assert "choose where the packet goes" in ex.message.value
+
+
+def test_the_explorer_selectors_start_on_a_choice_not_blank():
+    ex = nl.explore(nl.Cluster.aks("kubenet", nodes=2).add_pod("web-0"))
+    assert ex.controls["src"].value == "web-0"
+    assert ex.controls["pod_node"].value == 0
+    ex.controls["dst"].value = ex.cluster.nodes[1].name
+    ex.run_trace()  # no "unknown source 'None'"
+    assert ex.trace is not None and ex.trace.source.startswith("pod web-0")
