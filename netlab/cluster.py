@@ -775,8 +775,11 @@ class Cluster:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Cluster):
             return NotImplemented
+        # Everything that defines the cluster: settings (plugin, ranges, proxy mode), nodes, pods and
+        # Services. The cache is derived from these and so is left out.
         return (self.config == other.config and self.node_count == other.node_count
-                and self._nodes == other._nodes and self._pods == other._pods)
+                and self._nodes == other._nodes and self._pods == other._pods
+                and self._services == other._services)
 
     __hash__ = None  # type: ignore[assignment]
 

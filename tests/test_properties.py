@@ -93,3 +93,26 @@ def test_switching_plugin_and_back_restores_addresses(c):
     # pods are re-addressed in creation order, so after removals addresses may compact
     assert sorted(back.pods) == sorted(c.pods)
     assert {k: v.node.index for k, v in back.pods.items()} == {k: v.node.index for k, v in c.pods.items()}
+
+
+_CHANGES = [
+    lambda c: c.add_pod("extra"),
+    lambda c: c.add_node(),
+    lambda c: c.add_service("extra", selector={"app": "a"}, ports=[80]),
+    lambda c: c.with_proxy_mode("nftables"),
+    lambda c: c.remove_pod("p-0"),
+]
+
+
+@given(plugin=st.sampled_from(["none", "kubenet", "azure-cni", "azure-cni-overlay"]),
+       nodes=st.integers(1, 3), pods=st.integers(1, 4), change=st.sampled_from(range(len(_CHANGES))))
+def test_equal_descriptions_give_equal_clusters_and_any_change_an_unequal_one(plugin, nodes, pods, change):
+    def build():
+        c = nl.Cluster.aks(plugin, nodes=nodes)
+        for i in range(pods):
+            c = c.add_pod(f"p-{i}", node=i % nodes, labels={"app": "a"})
+        return c.add_service("web", selector={"app": "a"}, ports=[80])
+
+    a, b = build(), build()
+    assert a == b and a is not b
+    assert _CHANGES[change](a) != a
