@@ -52,6 +52,7 @@ class Explorer:
 
         self.cluster = cluster if cluster is not None else Cluster.aks("kubenet", nodes=2)
         self.history: list[Cluster] = []
+        self._done: list[str] = []  # what each step of the history did, for Undo to say
         self.figure: Any = None
         self.trace: Any = None
         lay = w.Layout(width="auto")
@@ -124,6 +125,7 @@ class Explorer:
             self._sync_controls()
             return False
         self.history.append(self.cluster)
+        self._done.append(what)
         self.cluster = new
         self.trace = None
         self._refresh(what, ok=True)
@@ -139,8 +141,9 @@ class Explorer:
             self._say("nothing to undo", ok=False)
             return
         self.cluster = self.history.pop()
+        undone = self._done.pop() if self._done else "the last change"
         self.trace = None
-        self._refresh("undone", ok=True)
+        self._refresh(f"undone: {undone}", ok=True)
 
     def _add_pod(self) -> None:
         c = self.controls
@@ -177,12 +180,21 @@ class Explorer:
             self._say("choose where the packet goes ('to'): a pod, a Service, a node, node:port or an address",
                       ok=False)
             return
+        port, seed = c["port"].value, c["seed"].value
+        if not 1 <= port <= 65535:
+            self._say(f"port {port} is not a port: give a whole number from 1 to 65535 (80 for web servers)", ok=False)
+            return
+        if seed < 0:
+            self._say(f"seed {seed}: the seed picks kube-proxy's random choice; give a whole number, 0 or more",
+                      ok=False)
+            return
+        dst, because = self._outside_view(c["src"].value, dst)
         try:
-            self.trace = self.cluster.trace(c["src"].value, dst, port=c["port"].value or None, seed=c["seed"].value)
+            self.trace = self.cluster.trace(c["src"].value, dst, port=port, seed=seed)
         except NetlabError as err:
             self._say(f"{type(err).__name__}: {err}", ok=False)
             return
-        self._say(f"{self.trace.verdict.value}: {self.trace.reason}", ok=self.trace.delivered)
+        self._say(f"{because}{self.trace.verdict.value}: {self.trace.reason}", ok=self.trace.delivered)
         self._draw()
         if not _in_kernel():
             return
@@ -191,6 +203,24 @@ class Explorer:
         with self.trace_out:
             self.trace_out.clear_output(wait=True)
             display(HTML(self.trace._repr_html_()))
+
+    def _outside_view(self, src: str, dst: str) -> tuple[str, str]:
+        """A host outside the cluster reaches a Service by its load balancer IP, not by its ClusterIP
+        (which only the nodes know): translate a Service name picked for such a source, and say so."""
+        if src not in hosts(self.cluster) or dst not in self.cluster.services:
+            return dst, ""
+        svc = self.cluster.services[dst]
+        if svc.load_balancer_ip is not None:
+            return (str(svc.load_balancer_ip),
+                    f"from outside the cluster, Service {dst} is reached at its load balancer IP "
+                    f"{svc.load_balancer_ip}: ")
+        node_ports = [p.node_port for p in svc.ports if p.node_port]
+        if node_ports:
+            node = self.cluster.nodes[0]
+            return (f"{node.ip}:{node_ports[0]}",
+                    f"from outside the cluster, Service {dst} is reached at a node's NodePort, "
+                    f"{node.ip}:{node_ports[0]}: ")
+        return dst, ""
 
     # ---------------------------------------------------------------- views
     def _say(self, text: str, ok: bool) -> None:
@@ -225,7 +255,12 @@ class Explorer:
         c["src"].options = sources
         c["src"].value = current if current in sources else sources[0]
         services = [s for s in cl.services if s not in ("kubernetes", "kube-system/kube-dns")]
-        c["dst"].options = tuple(services + list(cl.pods) + [n.name for n in cl.nodes] + list(hosts(cl)))
+        # Besides names: each Service's load balancer IP and every node's NodePorts, the addresses a host
+        # outside the cluster would use.
+        outside = [str(cl.services[s].load_balancer_ip) for s in services if cl.services[s].load_balancer_ip]
+        outside += [f"{n.ip}:{p.node_port}" for s in services for p in cl.services[s].ports if p.node_port
+                    for n in cl.nodes]
+        c["dst"].options = tuple(services + outside + list(cl.pods) + [n.name for n in cl.nodes] + list(hosts(cl)))
         self._sync_controls()
         self._say(what, ok)
         self._draw()

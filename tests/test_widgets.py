@@ -1,6 +1,7 @@
 """The explorer, driven by setting control values as a learner would click them."""
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
@@ -93,3 +94,40 @@ def test_the_explorer_selectors_start_on_a_choice_not_blank():
     ex.controls["dst"].value = ex.cluster.nodes[1].name
     ex.run_trace()  # no "unknown source 'None'"
     assert ex.trace is not None and ex.trace.source.startswith("pod web-0")
+
+
+def _lb_explorer():
+    c = (nl.Cluster.aks("kubenet", nodes=2).add_pod("web-0", labels={"app": "web"},
+                                                    containers=[nl.Container("nginx", ports=[80])])
+         .add_service("shop", selector={"app": "web"}, ports=[80], type="LoadBalancer"))
+    return nl.explore(c), c
+
+
+def test_undo_says_what_it_undid():
+    ex = nl.explore(nl.Cluster.aks("kubenet", nodes=1))
+    ex.controls["add_node"].click()
+    ex.controls["undo"].click()
+    assert "undone: one more node" in ex.message.value and len(ex.cluster.nodes) == 1
+
+
+@pytest.mark.parametrize("control, value, says", [
+    ("port", 0, "port 0 is not a port"), ("port", 70000, "port 70000 is not a port"),
+    ("seed", -1, "seed -1"),
+])
+def test_a_bad_port_or_seed_is_refused_with_the_rule(control, value, says):
+    ex, _ = _lb_explorer()
+    ex.controls["dst"].value = "web-0"
+    ex.controls[control].value = value
+    ex.run_trace()
+    assert says in ex.message.value and ex.trace is None
+
+
+def test_from_the_internet_a_service_name_means_its_load_balancer_ip():
+    ex, c = _lb_explorer()
+    lb = str(c.services["shop"].load_balancer_ip)
+    assert lb in ex.controls["dst"].options
+    assert any(o.endswith(f":{c.services['shop'].ports[0].node_port}") for o in ex.controls["dst"].options)
+    ex.controls["src"].value = "internet"
+    ex.controls["dst"].value = "shop"
+    ex.run_trace()
+    assert ex.trace.delivered and f"reached at its load balancer IP {lb}" in ex.message.value
