@@ -820,6 +820,12 @@ class PodsView(Mapping):
     def __getitem__(self, name: str) -> "PodView":
         return PodView(self._c, self._c._pod(name))
 
+    def __contains__(self, name: object) -> bool:  # `"web-0" in c.pods` answers, never raises
+        return isinstance(name, str) and name in set(self)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
     def __iter__(self) -> Iterator[str]:
         for ns, name in sorted(self._c._pods.keys()):
             yield name if ns == "default" else f"{ns}/{name}"
@@ -840,6 +846,12 @@ class ServicesView(Mapping):
 
     def __getitem__(self, name: str) -> "services.ServiceView":
         return services.ServiceView(self._c, self._c._service(name))
+
+    def __contains__(self, name: object) -> bool:  # `"web" in c.services` answers, never raises
+        return isinstance(name, str) and name in set(self)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
 
     def __iter__(self) -> Iterator[str]:
         for ns, name in sorted(self._c._services.keys()):

@@ -155,3 +155,11 @@ def test_owners_finds_pods_nodes_by_address(kubenet2):
 def test_repr_is_a_summary(kubenet2):
     assert repr(kubenet2) == ("<Cluster kubenet: 2 node(s), 3 pod(s); subnet 10.224.0.0/16, pod CIDR 10.244.0.0/16, "
                               "service CIDR 10.0.0.0/16>")
+
+
+def test_membership_and_get_answer_for_unknown_names_instead_of_raising(kubenet2):
+    c = kubenet2.add_service("web", selector={"app": "web"}, ports=[80])
+    assert "web-0" in c.pods and "nope" not in c.pods and 42 not in c.pods
+    assert "web" in c.services and "kube-system/kube-dns" in c.services and "10.0.0.1" not in c.services
+    assert c.pods.get("nope") is None and c.services.get("nope", "none") == "none"
+    assert c.pods.get("web-0").ip == c.pods["web-0"].ip
