@@ -57,7 +57,7 @@ class Comparison:
         ("vnet_addresses_used", "VNet addresses used (nodes + reserved pod IPs)"),
         ("subnet_addresses_needed", "subnet addresses to plan (with surge)"),
         ("smallest_subnet", "smallest subnet that fits"),
-        ("pod_addresses_outside_vnet", "pod addresses outside the VNet"),
+        ("pod_addresses_outside_vnet", "pod-range addresses outside the VNet (a /24 a node)"),
         ("route_table_entries", "Azure route table entries"),
         ("node_limit", "node limit"),
         ("route_table_on_path", "pod to pod across nodes passes a route table"),

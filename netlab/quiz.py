@@ -11,11 +11,11 @@ Example:
     >>> print(check("01-loopback", "the loopback interface"))
     Right. Containers of one pod share one network namespace, so localhost is the pod's own lo interface: the packet never reaches eth0, the veth or the node.
     >>> print(check("01-loopback", None))
-    Question: Through which interface does a packet travel from container nginx to container log-shipper in the same pod (address localhost)?
+    Question: A second container in the pod (a log shipper, say) connects to nginx at localhost. Through which interface does the packet travel?
     Write your answer in place of None and run the cell again.
     >>> print(check("01-loopback", "eth0"))
     Not quite ('eth0'). eth0 is the pod's door to the node: a packet to localhost never leaves the pod. Which interface holds 127.0.0.1?
-    Question: Through which interface does a packet travel from container nginx to container log-shipper in the same pod (address localhost)?
+    Question: A second container in the pod (a log shipper, say) connects to nginx at localhost. Through which interface does the packet travel?
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .errors import NotFoundError, did_you_mean
 # Words that carry no answer: articles, "it does", units and nouns a learner adds around the answer.
 _FILLER = frozenset("""
     a an the it its is does do did answer i think my on of in to that this address addresses
-    interface device ip nic one
+    interface device ip nic one get gets got will would
 """.split())
 
 
@@ -54,8 +54,8 @@ class Question:
 
 QUESTIONS: dict[str, Question] = {
     "01-loopback": Question(
-        "Through which interface does a packet travel from container nginx to container log-shipper "
-        "in the same pod (address localhost)?",
+        "A second container in the pod (a log shipper, say) connects to nginx at localhost. Through which "
+        "interface does the packet travel?",
         ("lo", "loopback"),
         "Containers of one pod share one network namespace, so localhost is the pod's own lo interface: "
         "the packet never reaches eth0, the veth or the node.",
@@ -120,17 +120,19 @@ QUESTIONS: dict[str, Question] = {
     ),
     "03-same-address": Question(
         "With plugin 'none', which address does the first pod on node 0 get, and which the first pod on node 1?"
-        " (answer with the one address they get)",
+        " (give both, for example '10.0.0.5 and 10.0.0.6')",
         ("172.17.0.2",),
         "Both get 172.17.0.2: every node runs its own docker0 with 172.17.0.0/16, so addresses repeat across "
         "nodes and an address no longer says where a pod is.",
         "Run cluster.kubectl_get_pods() and compare the IP column of the two pods.",
-        words=("both", "and", "each", "same"),
+        words=("both", "and", "each", "same", "a", "b", "pod", "node", "0", "1"),
         mistakes={
             "172.17.0.1": "172.17.0.1 is docker0's own address on each node, the pods' gateway. Which address "
                           "does the first pod take after it?",
             "172.17.0.3": "The first pod on a node takes the first free address after docker0's .1. Each node "
                           "counts on its own.",
+            "172.17.1.2": "Nothing gives node 1 a range of its own: every node's docker0 uses the same "
+                          "172.17.0.0/16 and counts from .2.",
         },
     ),
     "04-next-hop": Question(
@@ -303,6 +305,7 @@ def check(question: str, answer: object) -> Feedback:
     if _matches(words, q.answers, q.words, worked):
         return Feedback(True, f"Right. {q.right}", q.text)
     for mistake, feedback in q.mistakes.items():
-        if _matches(words, (mistake,), q.words, worked):
+        # A mistake counts even beside a right part ("172.17.0.2 and 172.17.1.2" is wrong about node 1).
+        if _matches(words, (mistake,), q.words + q.answers, worked):
             return Feedback(False, f"Not quite ({answer!r}). {feedback}", q.text)
     return Feedback(False, f"Not quite ({answer!r}). {q.wrong}", q.text)
