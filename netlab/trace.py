@@ -1164,6 +1164,10 @@ def _hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
                 "(MASQUERADE); conntrack reverses it for the reply.")
     if step.verdict in ("REJECT", "DROP"):
         return f"{what}: the packet is refused ({step.verdict})."
+    if any(_target(line) == "MASQUERADE" for line in step.lines):
+        return (f"{what}: the MASQUERADE rule matched (the packet carries kube-proxy's mark 0x4000): the source "
+                f"becomes the address of the interface it leaves by, {new.src}, which the packet, made on this "
+                "node, already has; conntrack reverses it for the reply.")
     if any("--or-mark" in line.restore or "MARK" in line.text for line in step.lines):
         return f"{what}: the packet gets kube-proxy's masquerade mark 0x4000, to be SNATed when it leaves."
     if hook == "POSTROUTING":
