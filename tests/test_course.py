@@ -100,3 +100,15 @@ def test_the_wheel_carries_the_notebooks_as_package_data():
     assert tool["package-dir"]["netlab.course.notebooks"] == "notebooks"
     packages = {str(p.parent.relative_to(ROOT)).replace("/", ".") for p in (ROOT / "netlab").rglob("__init__.py")}
     assert packages <= set(tool["packages"]), f"pyproject.toml's packages miss {packages - set(tool['packages'])}"
+
+
+def test_without_git_the_names_are_still_listed_and_reset_explains(tmp_path, monkeypatch):
+    # A checkout downloaded as a ZIP has no .git: notebook 00's listing cell must still run.
+    def no_git(*args):
+        raise nl.EnvironmentUnavailableError("netlab is not installed with its notebooks ... git cannot read them")
+
+    monkeypatch.setattr(course, "_git", no_git)
+    assert "01-single-pod.ipynb" in course.notebooks()
+    with pytest.raises(nl.EnvironmentUnavailableError, match="git cannot read them"):
+        course.reset("01", folder=tmp_path)
+    assert not list(tmp_path.iterdir())

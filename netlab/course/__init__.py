@@ -82,7 +82,12 @@ def notebooks() -> tuple[str, ...]:
     packaged = _packaged()
     if packaged is not None:
         return tuple(sorted(p.name for p in packaged.iterdir() if p.name.endswith(_SUFFIX)))
-    listed = _git("ls-tree", "--name-only", "HEAD", "notebooks/").decode().split()
+    try:
+        listed = _git("ls-tree", "--name-only", "HEAD", "notebooks/").decode().split()
+    except EnvironmentUnavailableError:
+        # A checkout without git (a downloaded ZIP): the names are still known from the folder, even
+        # though no shipped copy can be read back (reset says so when asked).
+        listed = [p.name for p in (_checkout() / "notebooks").glob(f"*{_SUFFIX}") if _KEEP not in p.name]
     return tuple(sorted(pathlib.PurePosixPath(p).name for p in listed if p.endswith(_SUFFIX)))
 
 
