@@ -1,6 +1,14 @@
 import pytest
+from hypothesis import HealthCheck, settings
 
 import netlab as nl
+
+# One hypothesis profile for every test file, set before any test is collected, so that the number
+# of examples does not depend on which file pytest happens to import first. Derandomized: CI reruns
+# the same examples.
+settings.register_profile("netlab", deadline=None, max_examples=60, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("netlab")
 
 
 @pytest.fixture

@@ -26,9 +26,7 @@ def clusters(draw, plugins=PLUGINS):
     return c
 
 
-settings.register_profile("netlab", deadline=None, max_examples=60, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("netlab")
+# The hypothesis profile is set once for the whole suite, in conftest.py.
 
 
 @given(clusters(["kubenet", "azure-cni", "azure-cni-overlay"]))
