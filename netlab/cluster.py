@@ -328,6 +328,7 @@ class Cluster:
         cluster_ip: str | None = None,
         load_balancer_source_ranges: Sequence[str] | None = None,
         external_ips: Sequence[str] | None = None,
+        **unknown: Any,
     ) -> "Cluster":
         """A new cluster with one more Service.
 
@@ -340,6 +341,19 @@ class Cluster:
         >>> c.services["web"].ports[0].node_port
         31734
         """
+        if unknown:
+            # Without this, a learner's `node_port=30080` would meet Python's bare TypeError.
+            import inspect
+
+            from .errors import ServiceError
+
+            key = sorted(unknown)[0]
+            known = [k for k in inspect.signature(Cluster.add_service).parameters if k not in ("self", "unknown")]
+            port_hint = (" A port's settings go in ports: ports=[{'port': 80, 'targetPort': 8080, "
+                         "'nodePort': 30080}]." if key.replace("_", "").lower() in
+                         ("nodeport", "targetport", "port", "protocol") else "")
+            raise ServiceError(f"add_service() has no setting {key!r}.{did_you_mean(key, known)}{port_hint} "
+                               f"Its settings are {', '.join(known)}")
         return services.add_service(
             self, name, selector, ports, type, namespace=namespace,
             external_traffic_policy=external_traffic_policy, internal_traffic_policy=internal_traffic_policy,
@@ -462,7 +476,9 @@ class Cluster:
             if n < self.node_count and self._nodes[n].name == node:
                 return n
         names = [self._nodes[i].name for i in range(min(self.node_count, 1000))]
-        raise NotFoundError(f"there is no node named {node!r}.{did_you_mean(str(node), names)}")
+        shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        raise NotFoundError(f"there is no node named {node!r}.{did_you_mean(str(node), names)} This cluster's "
+                            f"nodes are {shown}; give one of those names or its index, 0 to {self.node_count - 1}")
 
     def _pod(self, name: str, namespace: str | None = None) -> Pod:
         if not isinstance(name, str):

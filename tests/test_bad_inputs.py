@@ -89,3 +89,20 @@ def test_kubectl_namespace_none_lists_every_namespace(c):
 
 def test_seeded_traces_are_deterministic(c):
     assert str(c.trace("web-0", "web", seed=3)) == str(c.trace("web-0", "web", seed=3))
+
+
+def test_an_unknown_add_service_setting_is_taught_not_a_bare_type_error():
+    c = nl.Cluster.aks("kubenet")
+    with pytest.raises(nl.ServiceError, match=r"add_service\(\) has no setting 'node_port'\. A port's settings go "
+                                              r"in ports: ports=\[\{'port': 80, 'targetPort': 8080, 'nodePort': 30080\}\]"):
+        c.add_service("web", ports=[80], node_port=30080)
+    with pytest.raises(nl.ServiceError, match="has no setting 'selecter'. Did you mean 'selector'?"):
+        c.add_service("web", selecter={"app": "web"})
+
+
+def test_an_unknown_node_name_lists_the_nodes_there_are():
+    c = nl.Cluster.aks("kubenet", nodes=2)
+    with pytest.raises(nl.NotFoundError, match=r"there is no node named 'aks-foo'\. This cluster's nodes are "
+                                               r"'aks-nodepool1-87544974-vmss000000', 'aks-nodepool1-87544974-vmss000001'; "
+                                               r"give one of those names or its index, 0 to 1"):
+        c.add_pod("x", node="aks-foo")
