@@ -77,7 +77,7 @@ QUESTIONS: dict[str, Question] = {
         "The default route points at 10.244.0.1, the address the bridge cbr0 holds on the node: every packet "
         "leaving the pod's /24 goes to the node first.",
         "Run pod.ip_route() and read the first line, 'default via ...'. That address belongs to cbr0 on the node.",
-        words=("node", "gateway", "linux"),
+        words=("node", "gateway", "linux", "default", "via"),
         mistakes={
             "10.224.0.4": "10.224.0.4 is the node's own address, on eth0 in the VNet. The pod's gateway is "
                           "the address of the bridge on the node: read 'default via ...' in pod.ip_route().",
@@ -108,7 +108,7 @@ QUESTIONS: dict[str, Question] = {
         "node is consulted and the packet keeps both pod addresses.",
         "Look at hop 2 of the trace: it names a 'bridge fdb' entry, and its table is the bridge's list of MAC "
         "addresses per port.",
-        words=("linux", "virtual", "node", "layer", "2"),
+        words=("linux", "virtual", "node", "layer", "2", "layer-2", "l2"),
         mistakes={
             "eth0": "eth0 is the node's network card to the VNet: this packet never leaves the node. Hop 2 of "
                     "the trace names the device that switches it.",
@@ -171,7 +171,7 @@ QUESTIONS: dict[str, Question] = {
         "Azure CNI (node subnet): pods have VNet addresses, which the peering carries like any other.",
         "Look at the row 'peered network / on premises reaches pods' of the comparison, then trace 'peered-vm' "
         "to a pod under each plugin.",
-        words=("networking", "plain", "node", "subnet", "mode"),
+        words=("networking", "plain", "node", "subnet", "mode", "plugin"),
         mistakes={
             "kubenet": "Under kubenet pods live in 10.244.0.0/16, which only the cluster's route table knows; "
                        "the peered VNet has no route to it. Trace 'peered-vm' to a pod to see where it stops.",
@@ -302,10 +302,16 @@ def check(question: str, answer: object) -> Feedback:
     if answer is None or not str(answer).strip():
         return Feedback(None, "Write your answer in place of None and run the cell again.", q.text)
     words, worked = _words(answer), _worked(str(answer))
-    if _matches(words, q.answers, q.words, worked):
+    # An answer followed by its reason ("two, one in the pod and one on the node", "93 (3 x 31)") is
+    # judged by what comes before the first comma, bracket or semicolon.
+    head = re.split(r"[,(;:]", str(answer), maxsplit=1)[0]
+    if _matches(words, q.answers, q.words, worked) or (head.strip() != str(answer).strip() and _matches(
+            _words(head), q.answers, q.words, _worked(head))):
         return Feedback(True, f"Right. {q.right}", q.text)
     for mistake, feedback in q.mistakes.items():
         # A mistake counts even beside a right part ("172.17.0.2 and 172.17.1.2" is wrong about node 1).
-        if _matches(words, (mistake,), q.words + q.answers, worked):
+        if _matches(words, (mistake,), q.words + q.answers, worked) or (
+                head.strip() != str(answer).strip() and _matches(_words(head), (mistake,), q.words + q.answers,
+                                                                 _worked(head))):
             return Feedback(False, f"Not quite ({answer!r}). {feedback}", q.text)
     return Feedback(False, f"Not quite ({answer!r}). {q.wrong}", q.text)

@@ -90,3 +90,18 @@ def test_a_worked_answer_counts_by_its_result_only_if_the_sum_is_right(answer, r
 
 def test_a_negated_answer_is_not_right():
     assert nl.quiz.check("07-local", "not yes").correct is False
+
+
+@pytest.mark.parametrize("question, answer, right", [
+    ("01-veth-ends", "two, one in the pod and one on the node", True),
+    ("04-next-hop", "VirtualAppliance (a VM that forwards packets)", True),
+    ("07-dnat", "the pod, not the node", True),
+    ("07-dnat", "the node, not the pod", False),
+    ("05-addresses", "93 (3 x 31)", True),
+    ("05-addresses", "90 (3 x 30)", False),
+])
+def test_an_answer_followed_by_its_reason_is_judged_by_the_answer(question, answer, right):
+    fb = nl.quiz.check(question, answer)
+    assert fb.correct is right
+    if not right:  # and a wrong one still gets the feedback its mistake deserves
+        assert fb.message != f"Not quite ({answer!r}). {nl.quiz.QUESTIONS[question].wrong}"
