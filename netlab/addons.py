@@ -128,13 +128,10 @@ def add_coredns(cluster: "Cluster", replicas: int = DEFAULT_REPLICAS) -> "Cluste
     running = sorted(name for (ns, name), pod in cluster._pods.items()
                      if ns == NAMESPACE and dict(pod.labels).get(SELECTOR[0]) == SELECTOR[1])
     if running:
-        raise DuplicateError(
+        raise DuplicateError.rerun(
             f"CoreDNS already runs in this cluster ({', '.join('kube-system/' + n for n in running)}): "
             "add_coredns() adds the Deployment once; to change the number of replicas, start from a cluster "
-            "without it",
-            "Did you run this cell twice? A cell such as `cluster = cluster.add_coredns()` adds CoreDNS again to "
-            "the cluster it made the first time; build from a value the cell does not rebind instead "
-            "(`with_dns = cluster.add_coredns()`)")
+            "without it", "add_coredns()", "CoreDNS", new="with_dns")
     cfg = cluster.config
     counts = [len(cluster._nodes[n].pods) for n in range(cluster.node_count)]
     nodes = place_replicas(counts, cfg.max_pods, replicas)

@@ -195,14 +195,10 @@ class Cluster:
         n = self._node_index(node)
         key = (namespace, name)
         if key in self._pods:
-            raise DuplicateError(
+            raise DuplicateError.rerun(
                 f"pod {name} already exists in namespace {namespace}: pod names are unique within "
                 "a namespace; pick another name or another namespace",
-                "Did you run this cell twice? "
-                f"A cell such as `cluster = cluster.add_pod({name!r}, ...)` adds the pod again to the "
-                "cluster it made the first time; build from a value the cell does not rebind instead "
-                f"(`bigger = cluster.add_pod({name!r}, ...)`)"
-            )
+                f"add_pod({name!r}, ...)", "the pod")
         if isinstance(containers, Container):
             containers = [containers]
         if containers is not None and not isinstance(containers, (list, tuple)):

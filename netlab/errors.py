@@ -68,6 +68,17 @@ class DuplicateError(NetlabError, ValueError):
         self.rule = rule
         super().__init__(f"{rule}. {rerun}" if rerun else rule)
 
+    @classmethod
+    def rerun(cls, rule: str, call: str, what: str, new: str = "bigger") -> "DuplicateError":
+        """The error for ``cluster.<call>`` adding ``what`` a second time, with the re-run hint.
+
+        >>> print(DuplicateError.rerun("pod web-0 already exists", "add_pod('web-0', ...)", "the pod"))
+        pod web-0 already exists. Did you run this cell twice? A cell such as `cluster = cluster.add_pod('web-0', ...)` adds the pod again to the cluster it made the first time; build from a value the cell does not rebind instead (`bigger = cluster.add_pod('web-0', ...)`)
+        """
+        return cls(rule, f"Did you run this cell twice? A cell such as `cluster = cluster.{call}` adds {what} again "
+                         "to the cluster it made the first time; build from a value the cell does not rebind "
+                         f"instead (`{new} = cluster.{call}`)")
+
 
 class PortConflictError(NetlabError, ValueError):
     """Two containers of one pod listen on the same port (they share one network namespace)."""

@@ -112,26 +112,6 @@ def format_pods_wide(rows: Sequence[Sequence[str]], all_namespaces: bool = False
     return format_kubectl(headers, rows)
 
 
-def format_tabwriter(rows: Sequence[Sequence[str]], minwidth: int, padding: int) -> str:
-    """Rows aligned as Go's ``text/tabwriter`` aligns tab-separated cells (pad character a space).
-
-    A column is as wide as its widest cell plus ``padding``, and at least ``minwidth``; the last
-    cell of a line is not padded. kubectl uses ``minwidth=6, padding=3``; crictl
-    ``minwidth=20, padding=3`` (``newDefaultTableDisplay`` in cri-tools' ``cmd/crictl/display.go``).
-
-    >>> print(format_tabwriter([["POD ID", "STATE"], ["0123", "Ready"]], minwidth=8, padding=3))
-    POD ID   STATE
-    0123     Ready
-    """
-    widths: list[int] = []
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            if i == len(widths):
-                widths.append(minwidth)
-            widths[i] = max(widths[i], len(cell) + padding)
-    return "\n".join("".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + row[-1] for row in rows)
-
-
 def human_duration(minutes: int) -> str:
     """A duration as docker/go-units' ``HumanDuration`` words it (crictl's ``CREATED``, before ``ago``).
 

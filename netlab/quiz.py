@@ -175,12 +175,9 @@ QUESTIONS: dict[str, Question] = {
         mistakes={
             "kubenet": "Under kubenet pods live in 10.244.0.0/16, which only the cluster's route table knows; "
                        "the peered VNet has no route to it. Trace 'peered-vm' to a pod to see where it stops.",
-            "azure-cni-overlay": "Overlay pod addresses are private to the cluster: traffic from outside reaches "
-                                 "nodes, not pods. Trace 'peered-vm' to a pod to see where it stops.",
-            "azurecnioverlay": "Overlay pod addresses are private to the cluster: traffic from outside reaches "
-                               "nodes, not pods. Trace 'peered-vm' to a pod to see where it stops.",
-            "overlay": "Overlay pod addresses are private to the cluster: traffic from outside reaches nodes, not "
-                       "pods. Trace 'peered-vm' to a pod to see where it stops.",
+            **dict.fromkeys(("azure-cni-overlay", "azurecnioverlay", "overlay"),
+                            "Overlay pod addresses are private to the cluster: traffic from outside reaches "
+                            "nodes, not pods. Trace 'peered-vm' to a pod to see where it stops."),
         },
     ),
     "07-dnat": Question(
@@ -301,17 +298,14 @@ def check(question: str, answer: object) -> Feedback:
         raise NotFoundError(f"there is no self-check {question!r}.{did_you_mean(question, QUESTIONS)}")
     if answer is None or not str(answer).strip():
         return Feedback(None, "Write your answer in place of None and run the cell again.", q.text)
-    words, worked = _words(answer), _worked(str(answer))
-    # An answer followed by its reason ("two, one in the pod and one on the node", "93 (3 x 31)") is
-    # judged by what comes before the first comma, bracket or semicolon.
-    head = re.split(r"[,(;:]", str(answer), maxsplit=1)[0]
-    if _matches(words, q.answers, q.words, worked) or (head.strip() != str(answer).strip() and _matches(
-            _words(head), q.answers, q.words, _worked(head))):
+    # The whole answer, and, for an answer followed by its reason ("two, one in the pod and one on the
+    # node", "93 (3 x 31)"), what comes before the first comma, bracket or semicolon.
+    texts = dict.fromkeys(t.strip() for t in (str(answer), re.split(r"[,(;:]", str(answer), maxsplit=1)[0]))
+    readings = [(_words(t), _worked(t)) for t in texts if t]
+    if any(_matches(words, q.answers, q.words, worked) for words, worked in readings):
         return Feedback(True, f"Right. {q.right}", q.text)
     for mistake, feedback in q.mistakes.items():
         # A mistake counts even beside a right part ("172.17.0.2 and 172.17.1.2" is wrong about node 1).
-        if _matches(words, (mistake,), q.words + q.answers, worked) or (
-                head.strip() != str(answer).strip() and _matches(_words(head), (mistake,), q.words + q.answers,
-                                                                 _worked(head))):
+        if any(_matches(words, (mistake,), q.words + q.answers, worked) for words, worked in readings):
             return Feedback(False, f"Not quite ({answer!r}). {feedback}", q.text)
     return Feedback(False, f"Not quite ({answer!r}). {q.wrong}", q.text)

@@ -93,14 +93,26 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+def format_tabwriter(rows: Sequence[Sequence[str]], minwidth: int, padding: int) -> str:
+    """Rows aligned as Go's ``text/tabwriter`` aligns tab-separated cells (pad character a space).
+
+    A column is as wide as its widest cell plus ``padding``, and at least ``minwidth``; the last
+    cell of a line is not padded. kubectl uses ``minwidth=6, padding=3``; crictl
+    ``minwidth=20, padding=3`` (``newDefaultTableDisplay`` in cri-tools' ``cmd/crictl/display.go``).
+
+    >>> print(format_tabwriter([["POD ID", "STATE"], ["0123", "Ready"]], minwidth=8, padding=3))
+    POD ID   STATE
+    0123     Ready
+    """
+    widths: list[int] = []
+    for row in rows:
+        for i, cell in enumerate(row[:-1]):
+            if i == len(widths):
+                widths.append(minwidth)
+            widths[i] = max(widths[i], len(cell) + padding)
+    return "\n".join("".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + row[-1] for row in rows)
+
+
 def format_kubectl(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Columns as kubectl prints them (Go tabwriter: min width 6, padding 3)."""
-    widths = [max(6, len(h) + 3) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell) + 3)
-    out = []
-    for row in [list(headers), *rows]:
-        cells = [c.ljust(w) for c, w in zip(row[:-1], widths)] + [row[-1]]
-        out.append("".join(cells))
-    return "\n".join(out)
+    return format_tabwriter([list(headers), *rows], minwidth=6, padding=3)

@@ -44,8 +44,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import naming
-from .formats import format_tabwriter, human_duration
+from .formats import human_duration
 from .model import IPv4Address, Pod
+from .routing import format_tabwriter
 
 #: The pause image AKS's containerd starts for every pod sandbox (AgentBaker's ``sandbox_image``).
 PAUSE_IMAGE = "mcr.microsoft.com/oss/kubernetes/pause:3.6"

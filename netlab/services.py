@@ -380,12 +380,9 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
             f"{where}: metadata.name: Invalid value: {name!r}: a Service name must be a DNS-1035 label: lowercase "
             "letters, digits and '-', starting with a letter, at most 63 characters (for example 'web')")
     if (namespace, name) in cluster._services:
-        raise DuplicateError(f"{where} already exists: Service names are unique within a namespace; "
-                             "pick another name or remove_service() the old one first",
-                             "Did you run this "
-                             f"cell twice? A cell such as `cluster = cluster.add_service({name!r}, ...)` adds "
-                             "the Service again to the cluster it made the first time; build from a value the "
-                             f"cell does not rebind instead (`bigger = cluster.add_service({name!r}, ...)`)")
+        raise DuplicateError.rerun(f"{where} already exists: Service names are unique within a namespace; "
+                                   "pick another name or remove_service() the old one first",
+                                   f"add_service({name!r}, ...)", "the Service")
     if selector is not None and (not isinstance(selector, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) and _LABEL.match(k.rpartition("/")[2]) and
             (not v or _LABEL.match(v)) for k, v in selector.items())):

@@ -4,7 +4,8 @@ import pytest
 
 import netlab as nl
 from netlab import naming
-from netlab.formats import format_tabwriter, human_duration
+from netlab.formats import human_duration
+from netlab.routing import format_tabwriter
 from netlab.runtime import PAUSE_IMAGE
 from helpers import PLUGINS, with_plugin
 
