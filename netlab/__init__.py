@@ -7,15 +7,18 @@ widgets (matplotlib, ipywidgets) load only when you use them.
 Example:
     >>> import netlab as nl
     >>> c = nl.Cluster.aks(plugin="kubenet", nodes=2)
-    >>> c = c.add_pod("web-0", node=0).add_pod("api-0", node=1)
+    >>> c = c.add_pod("web-0", node=0).add_pod("api-0", node=1, containers=[nl.Container("api", ports=[8080])])
     >>> c.trace("web-0", "api-0", port=8080).verdict
     <Verdict.DELIVERED: 'delivered'>
+    >>> c.trace("web-0", "api-0", port=80).verdict  # nothing listens there: a TCP reset
+    <Verdict.REFUSED: 'refused'>
 """
 
 from .cluster import Cluster
 from .errors import (
     AddressError,
     CapacityError,
+    CommandError,
     ConfigError,
     DuplicateError,
     EnvironmentUnavailableError,
@@ -77,6 +80,7 @@ __all__ = [
     "RangeConflictError",
     "RouteLimitError",
     "ServiceError",
+    "CommandError",
     "SubnetExhaustedError",
     "Verdict",
 ]

@@ -48,13 +48,14 @@ from .netfilter import format_save
 from .routing import format_ip_route, format_table
 
 if TYPE_CHECKING:
+    from . import images
     from . import kubeproxy as kp
     from . import runtime
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _AKS_SETTINGS = ("vnet_cidr", "subnet_cidr", "pod_cidr", "service_cidr", "dns_service_ip", "max_pods", "cni_mode",
-                 "name", "resource_group", "location")
+                 "name", "resource_group", "location", "node_image", "hairpin_mode")
 
 
 def _check_name(name: object, what: str) -> str:
@@ -97,6 +98,8 @@ class Cluster:
         cni_mode: "CniMode | str" = "transparent",
         resource_group: str = "netlab-rg",
         location: str = "westeurope",
+        node_image: str = "ubuntu-24.04",
+        hairpin_mode: bool = False,
     ) -> "Cluster":
         """A cluster with AKS's defaults for ``plugin`` (``none``, ``kubenet``,
         ``azure-cni``, ``azure-cni-overlay``).
@@ -105,6 +108,12 @@ class Cluster:
         experiments). Ranges left out take AKS's defaults: VNet ``10.224.0.0/12``, subnet
         ``10.224.0.0/16``, pod CIDR ``10.244.0.0/16``, service CIDR ``10.0.0.0/16``,
         DNS service IP ``10.0.0.10``.
+
+        ``node_image`` is the nodes' OS image (:mod:`netlab.images`: ``ubuntu-24.04``, AKS's
+        default from Kubernetes 1.35; ``ubuntu-22.04``; ``azurelinux-3``). ``hairpin_mode`` is
+        kubenet's bridge setting: AKS writes ``False`` (``cbr0`` promiscuous, hairpin off on its
+        ports); ``True`` is the fix AgentBaker pull request 8426 proposes, so a pod reaches
+        itself through its own Service on Ubuntu 24.04 too.
 
         >>> Cluster.aks("azure-cni", nodes=2).nodes[1].ip
         IPv4Address('10.224.0.35')
@@ -121,6 +130,7 @@ class Cluster:
             plugin, nodes=nodes, name=name, vnet_cidr=vnet_cidr, subnet_cidr=subnet_cidr,
             pod_cidr=pod_cidr, service_cidr=service_cidr, dns_service_ip=dns_service_ip,
             max_pods=max_pods, cni_mode=cni_mode, resource_group=resource_group, location=location,
+            node_image=node_image, hairpin_mode=hairpin_mode,
         )
         if pods_per_node > cfg.max_pods:
             raise NodeFullError(
@@ -282,6 +292,7 @@ class Cluster:
         cfg = self.config
         kwargs: dict[str, Any] = dict(
             name=cfg.name, resource_group=cfg.resource_group, location=cfg.location,
+            node_image=cfg.node_image, hairpin_mode=cfg.hairpin_mode and plugin is Plugin.KUBENET,
             vnet_cidr=cfg.vnet_cidr, service_cidr=cfg.service_cidr, dns_service_ip=cfg.dns_service_ip,
             cni_mode=cfg.cni_mode if plugin is Plugin.AZURE_CNI else CniMode.TRANSPARENT,
         )
@@ -377,6 +388,35 @@ class Cluster:
     @property
     def proxy_mode(self) -> ProxyMode:
         return self.config.proxy_mode
+
+    def with_node_image(self, node_image: str) -> "Cluster":
+        """The same cluster on another node image (:mod:`netlab.images`): ``ubuntu-24.04``,
+        ``ubuntu-22.04`` or ``azurelinux-3``. Addresses and names stay as they are.
+
+        >>> Cluster.aks("kubenet").with_node_image("azurelinux-3").node_image.kernel_version
+        '6.6'
+        """
+        from . import images
+
+        name = images.image(node_image).name
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, node_image=name))
+
+    def with_hairpin_mode(self, on: bool = True) -> "Cluster":
+        """The same kubenet cluster with hairpin mode on (or off) on ``cbr0``'s pod ports: the fix
+        AgentBaker pull request 8426 proposes (AKS writes ``hairpinMode: false``)."""
+        if not isinstance(on, bool):
+            raise ConfigError(f"with_hairpin_mode({on!r}): hairpin mode is on (True) or off (False)")
+        if on and self.config.plugin is not Plugin.KUBENET:
+            raise ConfigError(f"hairpin mode is kubenet's bridge setting (cbr0's ports), and this cluster uses "
+                              f"{self.config.plugin.value}; switch with .with_plugin('kubenet', hairpin_mode=True)")
+        return dataclasses.replace(self, config=dataclasses.replace(self.config, hairpin_mode=on))
+
+    @property
+    def node_image(self) -> "images.NodeImage":
+        """The nodes' OS image (:class:`netlab.images.NodeImage`): OS, kernel and its behaviour."""
+        from . import images
+
+        return images.image(self.config.node_image)
 
     @property
     def services(self) -> "ServicesView":
@@ -613,7 +653,9 @@ class Cluster:
             built = self.node_proxy(n)
             dp = self.node_dataplane(n)
             own = [a.ip for i in dp.interfaces for a in i.addresses if a.ip != node.ip]
-            ctx = Context.for_node([node.ip], extra_local=(*own, *built.local_addresses), ipsets=built.ipsets)
+            ctx = Context.for_node([node.ip], extra_local=(*own, *built.local_addresses), ipsets=built.ipsets,
+                                   interface_addresses=tuple((i.name, i.addresses[0].ip)
+                                                             for i in dp.interfaces if i.addresses))
             engine = chain(built.engine, IptablesEngine(dp.nat))
             addr_of = {i.name: i.addresses[0].ip for i in dp.interfaces if i.addresses}
             local = {node.ip, *own, *built.local_addresses}
@@ -770,12 +812,107 @@ class Cluster:
         return ToolText("\n".join(lines))
 
     def trace(self, src: str, dst: str, port: int | None = None, protocol: str = "tcp",
-              endpoint: str | None = None, seed: int = 0, all_hooks: bool = False):
-        """Walk one packet from ``src`` to ``dst`` (names, addresses, Services); see :func:`netlab.trace.trace`."""
+              endpoint: str | None = None, seed: int = 0, all_hooks: bool = False, after: Any = None):
+        """Walk one packet from ``src`` to ``dst`` (names, addresses, Services); see :func:`netlab.trace.trace`.
+
+        ``after=earlier_trace`` traces a new connection from the same client after that one:
+        ClientIP session affinity keeps it on the same endpoint.
+        """
         from .trace import trace
 
         return trace(self, src, dst, port=port, protocol=protocol, endpoint=endpoint, seed=seed,
-                     all_hooks=all_hooks)
+                     all_hooks=all_hooks, after=after)
+
+    def run(self, command: str, on: "str | int | None" = None, after: Any = None) -> str:
+        """What ``command`` prints when a learner types it ``on`` a node, in a pod or on a host
+        around the cluster (``kubectl`` and ``az`` commands need no ``on``); see :mod:`netlab.commands`.
+
+        Every hop of a trace names its deciding line with the command that prints it:
+        ``cluster.run(hop.decided_by.command, on=hop.decided_by.on, after=trace)`` shows it.
+        ``after`` (a trace, or several) gives ``conntrack -L`` the connections to list.
+        """
+        from .commands import run
+
+        return run(self, command, on=on, after=after)
+
+    # ----------------------------------------------------------------- tables behind the views
+    def node_interfaces(self, n: int) -> tuple:
+        """Node ``n``'s interfaces as the kernel has them: in IPVS mode with the dummy ``kube-ipvs0``
+        holding every Service address."""
+        interfaces = self.node_dataplane(n).interfaces
+        if self.config.proxy_mode is ProxyMode.IPVS:
+            from .model import Interface, IPv4Interface
+
+            node = self._nodes[n]
+            vips = self.node_proxy(n).local_addresses
+            index = max(i.ifindex for i in interfaces) + 1
+            interfaces = interfaces + (Interface(index, "kube-ipvs0", "dummy", naming.virtual_mac(node.name, "kube-ipvs0"),
+                                                 tuple(IPv4Interface(f"{ip}/32") for ip in vips), qlen=None),)
+        return interfaces
+
+    def effective_route_row(self, route: AzureRoute, routes: tuple[AzureRoute, ...]) -> str:
+        """The row of the effective route table ``routes`` (as a NIC with them prints it) holding ``route``."""
+        return self._effective_table(routes)[1][route]
+
+    def effective_routes_of(self, routes: tuple[AzureRoute, ...]) -> str:
+        return ToolText(self._effective_table(routes)[0])
+
+    def node_pod_cidrs(self) -> str:
+        """``kubectl get nodes -o custom-columns=NAME:...,POD-CIDR:.spec.podCIDR,INTERNAL-IP:...``: each node's
+        pod range (``<none>`` where the plugin gives nodes none)."""
+        from .views import node_pod_cidrs
+
+        rows = [(nd.name, str(nd.pod_cidr) if nd.pod_cidr else "<none>", str(nd.ip))
+                for nd in (self._nodes[i] for i in range(self.node_count))]
+        return ToolText(node_pod_cidrs(rows))
+
+    def node_pod_cidr_row(self, n: int) -> str:
+        return self.node_pod_cidrs().splitlines()[1 + n]
+
+    def az_lb_outbound_rules(self) -> str:
+        """``az network lb outbound-rule list -g <node resource group> --lb-name kubernetes -o table``."""
+        from . import azurelb
+        from .views import outbound_rules
+
+        rg = naming.node_resource_group(self.config.name, self.config.resource_group, self.config.location)
+        return ToolText(outbound_rules(rg, azurelb.OUTBOUND_RULE, azurelb.OUTBOUND_POOL))
+
+    def ss_listen(self, n: int) -> str:
+        """``ss -ltunp`` on node ``n``: the sockets it listens on (in userspace mode, kube-proxy's proxy ports)."""
+        from .views import format_ss, listening_sockets
+
+        proxy = ()
+        if self.config.proxy_mode is ProxyMode.USERSPACE:
+            proxy = tuple((s.protocol, str(s.listen_ip), s.proxy_port) for s in self.node_proxy(n).extra.sockets)
+        return ToolText(format_ss(listening_sockets(self._nodes[n].ip, proxy)))
+
+    def outbound_rule_row(self) -> str:
+        return self.az_lb_outbound_rules().splitlines()[2]
+
+    def host_routes(self, host: Any) -> tuple:
+        """``ip route`` of a host around the cluster (``internet``, ``vnet-vm``, ``peered-vm``,
+        ``onprem-host``) or of the on-premises router (``onprem-router``)."""
+        from .model import Route
+        from .trace import _resolve, hosts
+        from .views import host_routes
+
+        cfg = self.config
+        if host == "onprem-router":
+            lan = cfg.onprem_cidr.network_address + 1
+            return (Route(ipaddress.IPv4Network("0.0.0.0/0"), "wan0", via=ipaddress.IPv4Address("192.0.2.1"),
+                          proto="static"),
+                    Route(cfg.vnet_cidr, "vti0", proto="static", scope="link"),
+                    Route(cfg.onprem_cidr, "lan0", proto="kernel", scope="link", src=lan))
+        if isinstance(host, str):
+            host = hosts(self).get(host) or _resolve(self, host, "source")
+        kind = host.kind
+        if kind == "internet":
+            return host_routes(host.ip, 24, dhcp=False)
+        if kind == "onprem":
+            return host_routes(host.ip, cfg.onprem_cidr.prefixlen, dhcp=False)
+        if kind == "peered":
+            return host_routes(host.ip, cfg.peered_cidr.prefixlen, dhcp=True)
+        return host_routes(host.ip, cfg.subnet_cidr.prefixlen, dhcp=True)
 
     def __repr__(self) -> str:
         cfg = self.config
@@ -911,14 +1048,7 @@ class NodeView:
         """``ip addr`` on the node (in IPVS mode with the dummy ``kube-ipvs0`` holding every Service address);
         ``dev="cbr0"`` is ``ip addr show dev cbr0``."""
         uplink = "azure0" if self.dataplane.bridge == "azure0" else "eth0"
-        interfaces = self.interfaces
-        if self._c.config.proxy_mode is ProxyMode.IPVS:
-            from .model import Interface, IPv4Interface
-
-            vips = self._c.node_proxy(self.index).local_addresses
-            index = max(i.ifindex for i in interfaces) + 1
-            interfaces = interfaces + (Interface(index, "kube-ipvs0", "dummy", naming.virtual_mac(self.name, "kube-ipvs0"),
-                                                 tuple(IPv4Interface(f"{ip}/32") for ip in vips), qlen=None),)
+        interfaces = self._c.node_interfaces(self.index)
         if dev is not None:
             chosen = tuple(i for i in interfaces if i.name == dev)
             if not chosen:
@@ -926,6 +1056,63 @@ class NodeView:
                                     + did_you_mean(dev, [i.name for i in interfaces]))
             interfaces = chosen
         return ToolText(format_ip_addr(interfaces, metric_on=uplink))
+
+    def ip_link(self, dev: str | None = None, details: bool = False, master: str | None = None) -> str:
+        """``ip link show`` on the node; ``details=True`` is ``ip -d link show``; ``dev="cbr0"`` is
+        ``ip link show dev cbr0``; ``master="cbr0"`` is ``ip link show master cbr0`` (the bridge's ports).
+
+        With details, kubenet's ``cbr0`` shows ``promiscuity 1`` (AKS's ``promiscMode: true``) and
+        each pod's port ``bridge_slave ... hairpin off`` (``hairpinMode: false``; see
+        :mod:`netlab.images`). Details need ``dev`` or ``master``: netlab does not model the Azure
+        NIC driver's details for ``eth0``.
+
+        >>> import netlab as nl
+        >>> c = nl.Cluster.aks("kubenet").add_pod("web-0")
+        >>> print(c.nodes[0].ip_link("cbr0"))
+        3: cbr0: <BROADCAST,MULTICAST,PROMISC,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000
+            link/ether 32:f6:1f:31:10:8c brd ff:ff:ff:ff:ff:ff
+        >>> "hairpin off" in c.nodes[0].ip_link(master="cbr0", details=True)
+        True
+        """
+        interfaces = self.interfaces
+        names = [i.name for i in interfaces]
+        for what, value in (("dev", dev), ("master", master)):
+            if value is not None and value not in names:
+                raise NotFoundError(f'Device "{value}" does not exist on node {self.name}.' + did_you_mean(str(value), names))
+        if dev is not None:
+            interfaces = tuple(i for i in interfaces if i.name == dev)
+        if master is not None:
+            interfaces = tuple(i for i in interfaces if i.master == master)
+        if details and any(i.kind == "ether" for i in interfaces):
+            bridge = self.dataplane.bridge
+            hint = (f"node.ip_link({bridge!r}, details=True) or node.ip_link(master={bridge!r}, details=True)"
+                    if bridge else "node.ip_link('lo', details=True)")
+            raise ConfigError(f"ip -d link prints eth0's driver details (Azure's hv_netvsc NIC), which netlab does "
+                              f"not model; name an interface it does: {hint}")
+        return ToolText(cni.format_ip_link(interfaces, details=details, node_interfaces=self.interfaces))
+
+    def bridge_link(self, details: bool = False) -> str:
+        """``bridge link show`` on the node: every bridge port (``details=True``: ``bridge -d link show``,
+        the only form that prints a port's ``hairpin`` flag).
+
+        >>> import netlab as nl
+        >>> print(nl.Cluster.aks("kubenet").add_pod("web-0").nodes[0].bridge_link())
+        4: veth3b2c3b2c@eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 master cbr0 state forwarding priority 32 cost 2
+        """
+        return ToolText(cni.format_bridge_link(self.interfaces, details=details))
+
+    def ebtables(self) -> str:
+        """``ebtables -t filter -L`` on the node: on kubenet, AKS's ``AKS-DEDUP-PROMISC`` chain, which drops
+        the duplicate frames the promiscuous ``cbr0`` produces (:func:`netlab.cni.dedup_rules`).
+
+        netlab models ebtables for kubenet (AKS's rule) and ``none`` (Docker adds none); Azure CNI's
+        own ebtables rules (bridge mode) are not modelled.
+        """
+        plugin = self._c.config.plugin
+        if plugin not in (Plugin.KUBENET, Plugin.NONE):
+            return ToolText(f"(ebtables -t filter -L: netlab models ebtables only for kubenet's promiscuous cbr0 "
+                            f"(AKS's dedup rule); this cluster uses {plugin.value})")
+        return ToolText(cni.format_ebtables(self.dataplane.bridge_rules))
 
     def iptables_nat(self) -> str:
         """The node's own nat rules that decide SNAT of pod traffic leaving the node (ip-masq-agent's,

@@ -53,12 +53,41 @@ AZURE_HOST_VETH_MAC = "aa:aa:aa:aa:aa:aa"
 
 
 @dataclass(frozen=True, slots=True)
+class BridgeRule:
+    """One ebtables rule (``-t filter``), as ``ebtables -L`` prints it.
+
+    The only ones netlab models are AKS's ``AKS-DEDUP-PROMISC`` chain on kubenet nodes: see
+    :func:`dedup_rules`.
+    """
+
+    chain: str
+    target: str
+    proto: str | None = None  # -p IPv4
+    src_mac: str | None = None  # -s
+    out_if: str | None = None  # -o (``veth+``: every veth)
+    ip_src: "IPv4Network | IPv4Address | None" = None  # --ip-src
+
+    def __str__(self) -> str:
+        parts = []
+        if self.proto:
+            parts += ["-p", self.proto]
+        if self.src_mac:
+            parts += ["-s", self.src_mac]
+        if self.out_if:
+            parts += ["-o", self.out_if]
+        if self.ip_src is not None:
+            parts += ["--ip-src", str(self.ip_src)]
+        return " ".join(parts + ["-j", self.target])
+
+
+@dataclass(frozen=True, slots=True)
 class NodeDataplane:
     interfaces: tuple[Interface, ...]
     routes: tuple[Route, ...]
     nat: tuple[Rule, ...]  # the node's own nat rules (ip-masq-agent or docker), as netfilter data
     bridge: str | None  # the bridge pods hang off, if any
     gateway: IPv4Address  # the subnet's gateway (Azure's .1)
+    bridge_rules: tuple[BridgeRule, ...] = ()  # ebtables -t filter (kubenet: AKS's dedup chain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +192,39 @@ def nat_rules(cfg: ClusterConfig) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+DEDUP_CHAIN = "AKS-DEDUP-PROMISC"
+
+
+def port_hairpin(cfg: ClusterConfig, bridge: str | None) -> bool:
+    """Hairpin on a pod's port of the node's bridge.
+
+    ``cbr0`` (kubenet): the cluster's ``hairpin_mode`` (AKS writes ``"hairpinMode": false``
+    in the bridge plugin's config, with ``"promiscMode": true``); ``docker0``: on (kubelet
+    falls back to ``hairpin-veth`` for a plain bridge); ``azure0``: on (Azure CNI sets it).
+    """
+    return cfg.hairpin_mode if bridge == "cbr0" else bridge is not None
+
+
+def dedup_rules(bridge: Interface, pod_cidr: IPv4Network) -> tuple[BridgeRule, ...]:
+    """AKS's rules against the duplicate frames a promiscuous ``cbr0`` produces (ebtables, filter).
+
+    A promiscuous bridge passes a copy of every frame up to IP; what IP then forwards back onto
+    the bridge would reach a pod a second time. AKS's node bootstrapper (Azure/AgentBaker,
+    ``parts/linux/cloud-init/artifacts/ensure-no-dup.sh``, run by ``ensure-no-dup.service``
+    when the bridge config has ``promiscMode: true``; the same rule kubelet used for
+    dockershim + kubenet, kubernetes PR 28717) adds chain ``AKS-DEDUP-PROMISC``, jumped to from
+    ``OUTPUT``: frames from the bridge's MAC to any ``veth`` with the bridge's own address as
+    source are accepted, with any other source in the node's pod range dropped. AgentBaker's
+    e2e test (``KubenetEnsureNoDupEbtablesValidator``) checks for these three rules.
+    """
+    ip = bridge.addresses[0].ip
+    return (
+        BridgeRule("OUTPUT", DEDUP_CHAIN),
+        BridgeRule(DEDUP_CHAIN, "ACCEPT", "IPv4", bridge.mac, "veth+", ip),
+        BridgeRule(DEDUP_CHAIN, "DROP", "IPv4", bridge.mac, "veth+", pod_cidr),
+    )
+
+
 def node_dataplane(cfg: ClusterConfig, node: Node, pods: Sequence[Pod]) -> NodeDataplane:
     """Interfaces, routes and nat rules of one node."""
     gw = subnet_gateway(cfg)
@@ -173,7 +235,7 @@ def node_dataplane(cfg: ClusterConfig, node: Node, pods: Sequence[Pod]) -> NodeD
     if bridge == "azure0":
         # Legacy bridge mode: eth0 is enslaved to azure0, which takes the node address;
         # the AKS FAQ shows only two routes, however many pods there are.
-        ifs.append(Interface(2, "eth0", "ether", naming.nic_mac(node.name), (), master="azure0"))
+        ifs.append(Interface(2, "eth0", "ether", naming.nic_mac(node.name), (), master="azure0", hairpin=False))
         ifs.append(Interface(3, "azure0", "bridge", naming.nic_mac(node.name), (node_if,)))
         routes = [
             Route(default, "azure0", via=gw, proto="dhcp", src=node.ip, metric=100),
@@ -209,11 +271,15 @@ def node_dataplane(cfg: ClusterConfig, node: Node, pods: Sequence[Pod]) -> NodeD
         else:
             ifs.append(Interface(idx, name, "veth", naming.virtual_mac(node.name, name), (),
                                  master=bridge, peer_ifindex=peer, peer_netns=netns,
-                                 qlen=1000 if _azure(cfg) else None))
+                                 qlen=1000 if _azure(cfg) else None,
+                                 hairpin=port_hairpin(cfg, bridge) if bridge else None))
         if bridge is None:
             routes.append(Route(ipaddress.IPv4Network(pod.ip), name, proto="static"))
     ifs.sort(key=lambda i: i.ifindex)
-    return NodeDataplane(tuple(ifs), sort_routes(routes), nat_rules(cfg), bridge, gw)
+    rules: tuple[BridgeRule, ...] = ()
+    if bridge == "cbr0" and node.pod_cidr is not None:
+        rules = dedup_rules(next(i for i in ifs if i.name == "cbr0"), node.pod_cidr)
+    return NodeDataplane(tuple(ifs), sort_routes(routes), nat_rules(cfg), bridge, gw, rules)
 
 
 def pod_dataplane(cfg: ClusterConfig, node: Node, pod: Pod) -> PodDataplane:
@@ -255,3 +321,155 @@ def pod_dataplane(cfg: ClusterConfig, node: Node, pod: Pod) -> PodDataplane:
         ))
         eth0 = Interface(2, "eth0", "veth", mac, (addr,), peer_ifindex=host_idx, qlen=None)
     return PodDataplane((lo, eth0), routes, host_if, gateway)
+
+
+# --------------------------------------------------------------------------- bridge views
+# `ip link`, `ip -d link`, `bridge link` and `ebtables -L` as iproute2 6.1 and ebtables 1.8.9
+# (nf_tables) print them (the versions of Ubuntu 24.04 and Debian 12), checked against Linux 6.18
+# by tests/test_linux_hairpin.py. Trailing spaces iproute2 prints are left out, as in `ip addr`.
+_BRIDGE_DETAILS = (
+    "forward_delay 1500 hello_time 200 max_age 2000 ageing_time 30000 stp_state 0 priority 32768 vlan_filtering 0 "
+    "bridge_id {id} designated_root {id} root_port 0 root_path_cost 0 topology_change 0 topology_change_detected 0 "
+    "hello_timer    0.00 tcn_timer    0.00 topology_change_timer    0.00 gc_timer {gc:7.2f} group_fwd_mask 0 "
+    "group_address 01:80:c2:00:00:00 mcast_snooping 1 no_linklocal_learn 0 mcast_vlan_snooping 0 mcast_router 1 "
+    "mcast_query_use_ifaddr 0 mcast_querier 0 mcast_hash_elasticity 16 mcast_hash_max 4096 "
+    "mcast_last_member_count 2 mcast_startup_query_count 2 mcast_last_member_interval 100 "
+    "mcast_membership_interval 26000 mcast_querier_interval 25500 mcast_query_interval 12500 "
+    "mcast_query_response_interval 1000 mcast_startup_query_interval 3124 mcast_stats_enabled 0 "
+    "mcast_igmp_version 2 mcast_mld_version 1 nf_call_iptables 0 nf_call_ip6tables 0 nf_call_arptables 0"
+)
+_PORT_DETAILS = (
+    "state forwarding priority 32 cost {cost} hairpin {hairpin} guard off root_block off fastleave off learning on "
+    "flood on port_id 0x{port_id:x} port_no 0x{port_no:x} designated_port {port_id} designated_cost 0 "
+    "designated_bridge {id} designated_root {id} hold_timer    0.00 message_age_timer    0.00 "
+    "forward_delay_timer    0.00 topology_change_ack 0 config_pending 0 proxy_arp off proxy_arp_wifi off "
+    "mcast_router 1 mcast_fast_leave off mcast_flood on bcast_flood on mcast_to_unicast off neigh_suppress off "
+    "group_fwd_mask 0 group_fwd_mask_str 0x0 vlan_tunnel off isolated off locked off"
+)
+_BRIDGE_LINK_DETAILS = ("hairpin {hairpin} guard off root_block off fastleave off learning on flood on mcast_flood on "
+                        "bcast_flood on mcast_router 1 mcast_to_unicast off neigh_suppress off vlan_tunnel off "
+                        "isolated off locked off")
+_GSO = "gso_max_size 65536 gso_max_segs 65535 tso_max_size 524280 tso_max_segs 65535 gro_max_size 65536"
+VETH_QUEUES = 2  # a veth has one queue per CPU: 2 on AKS's default 2-vCPU node sizes (and on the test machine)
+
+
+def _onoff(flag: bool | None) -> str:
+    return "on" if flag else "off"
+
+
+def _link_flags(i: Interface) -> str:
+    if i.kind == "loopback":
+        return "<LOOPBACK,UP,LOWER_UP>"
+    flags = ["BROADCAST", "MULTICAST"] if i.multicast else ["BROADCAST"]
+    if i.promisc:
+        flags.append("PROMISC")
+    return "<" + ",".join(flags + ["UP", "LOWER_UP"]) + ">"
+
+
+def bridge_id(mac: str) -> str:
+    """A bridge id as iproute2 prints it: priority 8000, then the MAC without leading zeros."""
+    return "8000." + ":".join(f"{int(b, 16):x}" for b in mac.split(":"))
+
+
+def _ports(interfaces: Sequence[Interface], bridge: str) -> list[Interface]:
+    """The bridge's ports in the order they were enslaved (port_no 1, 2, ...)."""
+    return [i for i in interfaces if i.master == bridge]
+
+
+def _port_cost(i: Interface) -> int:
+    # The kernel's port_cost(): a veth reports 10 Gbit/s (cost 2); Azure's NIC reports more (cost 1).
+    return 2 if i.kind == "veth" else 1
+
+
+def gc_timer(bridge_mac: str) -> float:
+    """A reading of the bridge's fdb garbage-collection timer (it counts down from 300 s and restarts),
+    fixed per bridge so that printed text is deterministic."""
+    return int(bridge_mac.replace(":", ""), 16) % 30000 / 100
+
+
+def format_ip_link(interfaces: Sequence[Interface], details: bool = False,
+                   node_interfaces: Sequence[Interface] | None = None) -> str:
+    """Interfaces as ``ip link show`` (``details``: ``ip -d link show``) prints them.
+
+    ``node_interfaces``: all of the node's interfaces, when ``interfaces`` is a part of them (a
+    port's details name its bridge's id and its port number).
+
+    Details are printed for the loopback, bridges and veths; an Azure NIC's driver details
+    (``hv_netvsc``) are not modelled, so ``details`` with ``kind == "ether"`` raises ValueError.
+    """
+    node_interfaces = interfaces if node_interfaces is None else node_interfaces
+    by_name = {i.name: i for i in node_interfaces}
+    out: list[str] = []
+    for i in interfaces:
+        name = f"{i.name}@if{i.peer_ifindex}" if i.kind == "veth" else i.name
+        qdisc = "mq" if i.kind == "ether" else "noqueue"
+        state = "UNKNOWN" if i.kind == "loopback" else "UP"
+        master = f" master {i.master}" if i.master else ""
+        qlen = f" qlen {i.qlen}" if i.qlen else ""
+        out.append(f"{i.ifindex}: {name}: {_link_flags(i)} mtu {i.mtu} qdisc {qdisc}{master} state {state} "
+                   f"mode DEFAULT group default{qlen}")
+        if i.kind == "loopback":
+            link = "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"
+        else:
+            link = f"    link/ether {i.mac} brd ff:ff:ff:ff:ff:ff"
+            if i.kind == "veth":
+                link += f" link-netns {i.peer_netns}" if i.peer_netns else " link-netnsid 0"
+        if not details:
+            out.append(link)
+            continue
+        if i.kind == "ether":
+            raise ValueError(f"{i.name}: netlab does not model the Azure NIC driver's details (ip -d link)")
+        port = i.master is not None
+        promiscuity = 1 if (i.promisc or port) else 0
+        mtus = "minmtu 0 maxmtu 0" if i.kind == "loopback" else "minmtu 68 maxmtu 65535"
+        out.append(f"{link} promiscuity {promiscuity}  allmulti {1 if port else 0} {mtus}")
+        queues = VETH_QUEUES if i.kind == "veth" else 1
+        tail = f"addrgenmode eui64 numtxqueues {queues} numrxqueues {queues} {_GSO}"
+        if i.kind == "bridge":
+            out.append(f"    bridge {_BRIDGE_DETAILS.format(id=bridge_id(i.mac), gc=gc_timer(i.mac))} {tail}")
+        elif i.kind == "veth":
+            out.append("    veth")
+            if port:
+                br = by_name[i.master]  # type: ignore[index]
+                no = _ports(node_interfaces, br.name).index(i) + 1
+                slave = _PORT_DETAILS.format(cost=_port_cost(i), hairpin=_onoff(i.hairpin), port_id=0x8000 + no,
+                                             port_no=no, id=bridge_id(br.mac))
+                out.append(f"    bridge_slave {slave} {tail}")
+            else:
+                out.append(f"    {tail}")
+        else:
+            out[-1] += f" {tail}"
+    return "\n".join(out)
+
+
+def format_bridge_link(interfaces: Sequence[Interface], details: bool = False) -> str:
+    """Every bridge port as ``bridge link show`` (``details``: ``bridge -d link show``) prints it.
+
+    Plain ``bridge link show`` does not print a port's hairpin flag; ``-d`` does. The name after
+    ``@`` is iproute2 resolving the veth peer's ifindex in the node's own namespace (ifindex 2 of
+    the pod's ``eth0`` is the node's ``eth0``), as the real tool does.
+    """
+    index = {i.ifindex: i.name for i in interfaces}
+    out = []
+    for i in interfaces:
+        if i.master is None:
+            continue
+        at = f"@{index.get(i.peer_ifindex, f'if{i.peer_ifindex}')}" if i.peer_ifindex is not None else ""
+        out.append(f"{i.ifindex}: {i.name}{at}: {_link_flags(i)} mtu {i.mtu} master {i.master} state forwarding "
+                   f"priority 32 cost {_port_cost(i)}")
+        if details:
+            out.append("    " + _BRIDGE_LINK_DETAILS.format(hairpin=_onoff(i.hairpin)))
+    return "\n".join(out)
+
+
+def format_ebtables(rules: Sequence[BridgeRule]) -> str:
+    """The filter table as ``ebtables -t filter -L`` prints it: built-in chains, then the others."""
+    chains = ["INPUT", "FORWARD", "OUTPUT"]
+    chains += sorted({r.chain for r in rules} - set(chains))
+    out = ["Bridge table: filter"]
+    for chain in chains:
+        mine = [r for r in rules if r.chain == chain]
+        policy = "ACCEPT" if chain in ("INPUT", "FORWARD", "OUTPUT") else "RETURN"
+        out += ["", f"Bridge chain: {chain}, entries: {len(mine)}, policy: {policy}"]
+        out += [str(r) for r in mine]
+    return "\n".join(out)

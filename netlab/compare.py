@@ -116,8 +116,11 @@ def _traced(plugin: Plugin) -> tuple[bool, bool, bool]:
     line that decided something, not a network hop.)"""
     from .cluster import Cluster
 
-    c = Cluster.aks(plugin, nodes=2).add_pod("a", node=0).add_pod("b", node=1)
-    udr = any(h.table.startswith("az network route-table") for h in c.trace("a", "b").hops)
+    from .model import Container
+
+    web = [Container("web", ports=[80])]
+    c = Cluster.aks(plugin, nodes=2).add_pod("a", node=0, containers=web).add_pod("b", node=1, containers=web)
+    udr = any(h.decided_by.command.startswith("az network route-table") for h in c.trace("a", "b").hops)
     peered = c.trace("peered-vm", "b").delivered and c.trace("onprem-host", "b").delivered
     t = c.trace("b", "vnet-vm")
     sees_ip = t.delivered and not t.nat  # no SNAT on the way

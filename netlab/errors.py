@@ -88,6 +88,10 @@ class ServiceError(NetlabError, ValueError):
     """A Service, port or EndpointSlice that the API server would reject."""
 
 
+class CommandError(NetlabError, LookupError):
+    """A command netlab does not print (``cluster.run``), or one run where it cannot run."""
+
+
 class EnvironmentUnavailableError(NetlabError):
     """The machine lacks what a feature needs (root, a kernel module, a command)."""
 

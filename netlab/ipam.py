@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import math
 
+from . import images
 from .errors import (
     AddressError,
     ConfigError,
@@ -172,14 +173,26 @@ def make_config(
     cni_mode: "CniMode | str" = CniMode.TRANSPARENT,
     resource_group: str = "netlab-rg",
     location: str = "westeurope",
+    node_image: str | None = None,
+    hairpin_mode: bool = False,
 ) -> ClusterConfig:
     """Validate the settings and fill in AKS defaults for the plugin.
+
+    ``node_image`` defaults to :data:`netlab.images.DEFAULT_IMAGE`; ``hairpin_mode`` is the
+    kubenet bridge's CNI setting (see :mod:`netlab.images`).
 
     A range left out gets AKS's default; if ``nodes`` do not fit the default, netlab
     widens it to the smallest block that fits and records a note (AKS would refuse to
     create such a cluster; pass the range yourself to choose).
     """
     plugin = parse_plugin(plugin)
+    node_image = images.image(images.DEFAULT_IMAGE if node_image is None else node_image).name
+    if not isinstance(hairpin_mode, bool):
+        raise ConfigError(f"hairpin_mode={hairpin_mode!r}: it is the kubenet bridge's hairpinMode, True or False "
+                          "(AKS writes False)")
+    if hairpin_mode and plugin is not Plugin.KUBENET:
+        raise ConfigError(f"hairpin_mode is kubenet's bridge setting (cbr0's ports), and this cluster uses "
+                          f"{plugin.value}; leave hairpin_mode out, or use plugin='kubenet'")
     if nodes > AKS_NODE_LIMIT:
         raise ConfigError(
             f"{nodes} nodes is more than AKS supports: a cluster holds at most "
@@ -289,6 +302,8 @@ def make_config(
         cni_mode=cni_mode,
         resource_group=resource_group,
         location=location,
+        node_image=node_image,
+        hairpin_mode=hairpin_mode,
         notes=tuple(notes),
     )
 

@@ -18,9 +18,12 @@ What is created (``<p>`` is a per-run prefix, ``nl`` and 6 hex digits, e.g. ``nl
   (transparent mode), one veth pair per pod with the model's host-end name
   (``veth...``, ``azv...``), the model's routes with their ``proto``/``scope``/``src``/
   ``metric``, the model's MACs. Sysctls a node sets: ``net.ipv4.ip_forward=1``,
-  ``net.bridge.bridge-nf-call-iptables=1`` (per namespace since Linux 5.3), hairpin on
-  the pods' bridge ports (kubenet's ``hairpinMode: hairpin-veth`` on ``cbr0``; kubelet's
-  fallback to it on ``docker0``; Azure CNI on ``azure0``), ``proxy_arp=1`` on ``azv``
+  ``net.bridge.bridge-nf-call-iptables=1`` (per namespace since Linux 5.3), each bridge
+  port's hairpin flag as the model has it (kubenet's ``cbr0``: promiscuous, hairpin off as
+  AKS writes it, or on with ``hairpin_mode=True``; on for ``docker0``, kubelet's fallback to
+  ``hairpin-veth``, and for Azure CNI's ``azure0``), AKS's ebtables dedup chain on ``cbr0``
+  (``node.ebtables()``; only where an ``ebtables`` that works with this kernel is installed,
+  else the plan's notes say it was left out), ``proxy_arp=1`` on ``azv``
   ends (transparent mode and Overlay), ``route_localnet=1`` when kube-proxy's iptables
   mode answers NodePorts on 127.0.0.1; and, for the check rather than like a node,
   ``icmp_ratelimit=0`` (bursts of probes would otherwise silence some REJECTs). Then the
@@ -181,11 +184,22 @@ def vnet_link(node: int) -> str:
 
 
 # --------------------------------------------------------------------------- environment
-def missing_requirements(proxy_mode: str = "iptables") -> list[str]:
-    """What this machine lacks to realise a cluster, in words (empty: nothing)."""
+EBTABLES_HINT = ("the command 'ebtables' working with this kernel (AKS's dedup rule on kubenet's promiscuous cbr0; "
+                 "Debian and Ubuntu: package iptables provides ebtables-nft, which works on any nf_tables kernel; "
+                 "package ebtables holds only ebtables-legacy, which needs the kernel's old ebtables tables)")
+
+
+def missing_requirements(proxy_mode: str = "iptables", optional: bool = False) -> list[str]:
+    """What this machine lacks to realise a cluster, in words (empty: nothing).
+
+    ``optional=True`` also names what a realisation can do without but is then less like a node:
+    ``ebtables`` (without it, AKS's dedup chain on ``cbr0`` is left out and the plan's notes say so).
+    """
     missing = []
     if not sys.platform.startswith("linux"):
         return [f"Linux (this is {sys.platform}): network namespaces are a Linux feature"]
+    if optional and shutil.which("ebtables") is None:
+        missing.append(EBTABLES_HINT)
     if os.geteuid() != 0:
         missing.append("root (creating network namespaces needs CAP_NET_ADMIN and CAP_SYS_ADMIN)")
     tools = {"ip": "iproute2", "iptables-restore": "iptables", "iptables-save": "iptables"}
@@ -301,11 +315,69 @@ def kernel_support(refresh: bool = False) -> dict[str, tuple[bool, str]]:
                                   "IPVS mode cannot run here; iptables and nftables modes are checked")
         out["br_netfilter"] = (os.path.exists("/proc/sys/net/bridge/bridge-nf-call-iptables"),
                                "per-namespace net.bridge.bridge-nf-call-iptables")
+        if shutil.which("ebtables"):
+            r = _run(_exec(ns, "ebtables", "-t", "filter", "-L"), check=False)
+            out["ebtables"] = (r.returncode == 0, "ok: AKS's dedup chain on cbr0 is realised" if r.returncode == 0
+                               else f"{(r.stderr or r.stdout).strip()[:200]}: AKS's dedup chain is left out")
+        else:
+            out["ebtables"] = (False, f"missing {EBTABLES_HINT}: AKS's dedup chain is left out")
+        out["self-hairpin"] = self_hairpin_support()
     finally:
         _run(("ip", "netns", "del", ns), check=False)
     _support_cache.clear()
     _support_cache.update(out)
     return out
+
+
+def self_hairpin_support(release: str | None = None) -> tuple[bool, str]:
+    """Which node image's kernel this kernel behaves like for a pod reaching itself through its own
+    Service on kubenet (:func:`netlab.images.matching_image`); ``ok`` is False when none is known.
+
+    The claim is checked by ``tests/test_linux_hairpin.py``, which measures it.
+    """
+    import platform
+
+    from . import images
+
+    release = platform.release() if release is None else release
+    img = images.matching_image(release)
+    if img is None:
+        return False, (f"Linux {release}: no node image's kernel is known to behave like it (between "
+                       f"{images.LAST_PASSED_UP[0]}.{images.LAST_PASSED_UP[1]} and "
+                       f"{images.FIRST_STAYS_BRIDGED[0]}.{images.FIRST_STAYS_BRIDGED[1]})")
+    off = images.self_hairpin(img, hairpin_mode=False, promisc=True)[0]
+    return True, (f"Linux {release} matches {img} by version: a pod to its own Service on kubenet is "
+                  f"{'connected' if off else 'dropped (times out)'} with hairpin off on cbr0 (AKS), connected with "
+                  "hairpin on (measure: python -m netlab.linux hairpin)")
+
+
+def hairpin_cluster(proxy_mode: str = "iptables", hairpin_mode: bool = False) -> "Cluster":
+    """The smallest cluster where a pod can reach itself through its own Service: one kubenet node,
+    pod ``web-0`` (port 80) and Service ``web`` selecting it (Azure/AKS issue 5669's reproduction)."""
+    import netlab as nl
+
+    c = (nl.Cluster.aks("kubenet", nodes=1, hairpin_mode=hairpin_mode)
+         .add_pod("web-0", labels={"app": "web"}, containers=[nl.Container("nginx", ports=[80])])
+         .add_service("web", selector={"app": "web"}, ports=[80]))
+    return c.with_proxy_mode(proxy_mode)
+
+
+def measure_self_hairpin(proxy_mode: str = "iptables", hairpin_mode: bool = False, tries: int = 3,
+                         timeout: float = 2.0) -> list[dict]:
+    """Realise :func:`hairpin_cluster` and connect from ``web-0`` to Service ``web``'s ClusterIP
+    ``tries`` times (each probe a new connection); return the probe results (``status``: ``answered``,
+    ``timeout``, ...; ``answer["peer"]``: the source the pod saw). Needs root (see :func:`require`).
+
+    It probes directly, without a trace, so it measures the kernel alone.
+    """
+    c = hairpin_cluster(proxy_mode, hairpin_mode)
+    vip = str(c.services["web"].cluster_ip)
+    probes = [{"id": k, "to": vip, "port": 80, "proto": "tcp", "timeout": timeout, "sport": 21000 + k}
+              for k in range(tries)]
+    with realise(c) as lab:
+        out = lab.run("web-0", sys.executable, "-I", PROBE, "batch",
+                      stdin="".join(json.dumps(p) + "\n" for p in probes))
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 # --------------------------------------------------------------------------- commands
@@ -411,6 +483,8 @@ def _link_lines(iface: Interface) -> list[str]:
             lines.append(f"link set {iface.name} promisc on")
         if not iface.multicast:
             lines.append(f"link set {iface.name} multicast off")
+        if iface.kind == "veth" and iface.qlen is None:
+            lines.append(f"link set {iface.name} txqueuelen 0")  # the bridge plugin's veths: no qlen printed
     return lines
 
 
@@ -490,9 +564,25 @@ def proxy_rules(cluster: "Cluster", n: int) -> tuple[str, str | None]:
     return save, kp.render("nftables", svcs, slices, cluster.proxy_config(n), form="transaction")
 
 
-def plan(cluster: "Cluster", prefix: str | None = None) -> Plan:
-    """The commands that realise ``cluster`` (pure: no command runs here)."""
+def _ebtables_script(rules: Sequence["cni.BridgeRule"]) -> str:
+    """``ebtables`` commands that create the rules' chains and append the rules (as AKS's script does)."""
+    builtin = ("INPUT", "FORWARD", "OUTPUT")
+    cmds = [f"ebtables -t filter -N {c}" for c in dict.fromkeys(r.chain for r in rules) if c not in builtin]
+    cmds += [f"ebtables -t filter -A {r.chain} {r}" for r in rules if r.chain not in builtin]
+    cmds += [f"ebtables -t filter -A {r.chain} {r}" for r in rules if r.chain in builtin]
+    return " && ".join(cmds)
+
+
+def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = None) -> Plan:
+    """The commands that realise ``cluster`` (pure: no command runs here).
+
+    ``ebtables``: whether to load AKS's ebtables dedup chain (kubenet); ``None`` means "if the
+    command ``ebtables`` is installed". Left out, the plan's ``notes`` say so.
+    """
     from .trace import OUTBOUND_PUBLIC_IP, hosts
+
+    if ebtables is None:
+        ebtables = shutil.which("ebtables") is not None
 
     prefix = prefix or new_prefix()
     if not PREFIX_PATTERN.match(prefix):
@@ -618,12 +708,11 @@ def plan(cluster: "Cluster", prefix: str | None = None) -> Plan:
             if f.kind != "loopback":
                 lines.append(f"link set {f.name} up")
         if dp.bridge:
-            # Hairpin on the pods' bridge ports, so a pod reaches itself through a Service
-            # (br_netfilter DNATs the frame and bridges it back out of the port it came
-            # in on): kubenet's hairpinMode hairpin-veth on cbr0; kubelet's fallback to
-            # hairpin-veth for docker0; Azure CNI sets hairpin on its azure0 ports.
-            lines += [f"link set {f.name} type bridge_slave hairpin on"
-                      for f in dp.interfaces if f.master == dp.bridge and f.kind == "veth"]
+            # Each port's hairpin flag as the model has it (cni.port_hairpin): whether the bridge
+            # may send a frame back out of the port it came in on, which a pod reaching itself
+            # through a Service needs on kernels from 6.8 (netlab.images).
+            lines += [f"link set {f.name} type bridge_slave hairpin {'on' if f.hairpin else 'off'}"
+                      for f in dp.interfaces if f.master == dp.bridge and f.hairpin is not None]
         lines += _route_lines(dp.routes)
         node_cmds.append(_ip_batch(ns, lines, f"wire node {node.name}"))
         # icmp_ratelimit=0: the check sends bursts of probes, and a real node's limit (one
@@ -646,6 +735,15 @@ def plan(cluster: "Cluster", prefix: str | None = None) -> Plan:
         if nft is not None:
             rule_cmds.append(Command(ns, _exec(ns, "nft", "-f", "-"), nft,
                                      f"nft -f of kube-proxy's transaction on node {node.name}"))
+        if dp.bridge_rules:
+            if ebtables:
+                # In the sysctl phase, not with iptables-restore and nft -f: ebtables-nft, too, is an
+                # nf_tables transaction, and two at once in one namespace make one of them fail.
+                sysctl_cmds.append(Command(ns, _exec(ns, "sh", "-c", _ebtables_script(dp.bridge_rules)), "",
+                                           f"AKS's ebtables dedup chain on node {node.name}"))
+            elif not any(cni.DEDUP_CHAIN in n for n in notes):
+                notes.append(f"{cni.DEDUP_CHAIN} (AKS's ebtables dedup chain on cbr0) is left out: {EBTABLES_HINT} "
+                             "is missing")
         for k, pod in enumerate(cluster.pods_on(i)):
             pdp = cluster.pod_dataplane(pod)
             pl = ["link set lo up"]
@@ -863,10 +961,10 @@ def resolve_destination(cluster: "Cluster", dst: str) -> ipaddress.IPv4Address:
 def lb_node_of(cluster: "Cluster", trace: Any) -> int | None:
     """The node a trace's Azure load balancer chose, or ``None`` if it passed no load balancer."""
     for k, hop in enumerate(trace.hops):
-        if hop.place.startswith("Azure load balancer"):
+        if hop.place.kind == "load balancer":
             for later in trace.hops[k + 1:]:
-                if later.place.startswith("node "):
-                    return cluster._node_index(later.place[5:])
+                if later.place.kind == "node":
+                    return cluster._node_index(later.place.name)
             return None
     return None
 
@@ -1175,6 +1273,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--prefix", default=None, help="only this run's (nl + 6 hex digits)")
     c.add_argument("--dry-run", action="store_true", help="only list them")
     sub.add_parser("support", help="which kernel features are here")
+    sub.add_parser("hairpin", help="measure a pod reaching itself through its own Service (kubenet, hairpin off/on)")
     k = sub.add_parser("check", help="compare the model with the kernel and print the agreement")
     k.add_argument("--random", type=int, default=200, help="random flows per proxy mode")
     k.add_argument("--seed", type=int, default=0)
@@ -1189,6 +1288,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "support":
             for name, (ok, why) in kernel_support().items():
                 print(f"{'yes' if ok else 'NO ':4} {name:28} {why}")
+            return 0
+        if args.cmd == "hairpin":
+            from . import images
+
+            img = images.matching_image()
+            for mode in ("iptables", "nftables"):
+                for on in (False, True):
+                    res = measure_self_hairpin(mode, on)
+                    got = sum(r["status"] == "answered" for r in res)
+                    want = images.self_hairpin(img, on, promisc=True)[0] if img else None
+                    print(f"{mode:9} hairpin {'on ' if on else 'off'}  connected {got}/{len(res)}  "
+                          f"(netlab for {img.name if img else 'no known image'}: "
+                          f"{'unknown' if want is None else 'connected' if want else 'times out'})")
             return 0
         from .linux_check import run_all
 

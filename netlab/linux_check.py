@@ -71,8 +71,10 @@ def with_variant(cluster: "Cluster", variant: str) -> "Cluster":
 # --------------------------------------------------------------------------- one flow
 def predicted_outcome(t: Any) -> str:
     """What a client would see if the model is right: answered, refused or no answer."""
+    if t.verdict is Verdict.REFUSED:
+        return REFUSED  # a REJECT rule or a closed port: the client hears at once
     if t.verdict is Verdict.DROPPED:
-        return REFUSED if "reject" in t.reason.lower() else SILENT
+        return SILENT
     if t.delivered_to and t.delivered_to.startswith("pod ") and t.listener is None:
         return REFUSED  # the packet reaches a pod where nothing listens: a TCP reset or ICMP port unreachable
     if t.reply is not None and t.reply.verdict is not Verdict.DELIVERED:
@@ -210,7 +212,7 @@ def compare(cluster: "Cluster", obs: Observation, seed: int = 0, model: Any = No
                 break
     want, got = predicted_outcome(branch), observed_outcome(obs)
     if want != got:
-        why = f": {branch.reason}" if branch.verdict is Verdict.DROPPED else (
+        why = f": {branch.reason}" if branch.verdict in (Verdict.DROPPED, Verdict.REFUSED) else (
             f": the reply {branch.reply.reason}" if want == SILENT and branch.reply is not None else "")
         reasons.append(f"outcome: the model predicts {want}{why}; the kernel: {obs.status}"
                        + (f" ({obs.detail})" if obs.detail and not obs.answered else ""))
@@ -284,9 +286,9 @@ def known_difference(cluster: "Cluster", k: "FlowCheck") -> KnownDifference | No
             if b is None or predicted_outcome(b) != ANSWERED:
                 continue
             for hop in b.hops:
-                if hop.nat and hop.nat.startswith("DNAT") and hop.interface.endswith(("in eth0", "in azure0")) \
-                        and b.delivered_to and hop.place.startswith("node "):
-                    node = cluster._nodes[cluster._node_index(hop.place[5:])]
+                if hop.nat and hop.nat[0].kind == "DNAT" and (hop.in_interface or "").split()[0:1] in (["eth0"], ["azure0"]) \
+                        and b.delivered_to and hop.place.kind == "node":
+                    node = cluster._nodes[cluster._node_index(hop.place.name)]
                     pod = cluster.owners(b.hops[-1].packet.dst)
                     if pod and hasattr(pod[0], "node") and pod[0].node != node.index:
                         return KNOWN_DIFFERENCES["bridged-dnat-hairpin"]

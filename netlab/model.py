@@ -88,6 +88,7 @@ class Verdict(str, enum.Enum):
     """How a traced packet ended."""
 
     DELIVERED = "delivered"
+    REFUSED = "refused"  # the sender is told at once: a TCP reset from a closed port, a REJECT rule
     DROPPED = "dropped"
     MISDELIVERED = "delivered to the wrong pod"
 
@@ -224,7 +225,12 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class ClusterConfig:
-    """The cluster-wide settings, as ``az aks create`` takes them."""
+    """The cluster-wide settings, as ``az aks create`` takes them.
+
+    ``node_image`` names the nodes' OS image (:mod:`netlab.images`); ``hairpin_mode`` is the
+    kubenet bridge's CNI setting (``hairpinMode``: AKS writes ``false``; ``True`` is the fix
+    AgentBaker pull request 8426 proposes).
+    """
 
     name: str
     plugin: Plugin
@@ -242,6 +248,8 @@ class ClusterConfig:
     docker_bridge_cidr: IPv4Interface = IPv4Interface("172.17.0.1/16")
     peered_cidr: IPv4Network = IPv4Network("172.16.0.0/16")
     onprem_cidr: IPv4Network = IPv4Network("192.168.0.0/16")
+    node_image: str = "ubuntu-24.04"  # netlab.images: the OS and kernel every node boots
+    hairpin_mode: bool = False  # kubenet's cbr0 ports: AKS writes "hairpinMode": false
     notes: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -262,6 +270,7 @@ class Interface:
     multicast: bool = True  # Azure CNI's pod end is created without MULTICAST
     broadcast: bool = True  # print ``brd`` on the inet line (Azure CNI and cbr0 set none)
     qlen: int | None = 1000  # None: txqueuelen 0, which ``ip addr`` does not print
+    hairpin: bool | None = None  # a bridge port's hairpin flag; None: not a bridge port
 
 
 @dataclass(frozen=True, slots=True)

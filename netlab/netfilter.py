@@ -872,6 +872,14 @@ class Context:
     policies: tuple[tuple[str, str, str], ...] = ()
     masquerade_address: Address | None = None
     physdev_is_in: bool = False
+    interface_addresses: tuple[tuple[str, Address], ...] = ()  # (interface, its primary address)
+
+    def primary_address(self, interface: str | None) -> Address | None:
+        """The first address of ``interface``, where ``REDIRECT`` sends a packet that came in on it."""
+        for name, address in self.interface_addresses:
+            if name == interface:
+                return address
+        return None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "local", tuple(net(a) for a in self.local))
@@ -1243,9 +1251,21 @@ def evaluate(
                         )
                     address, port = _split_host_port(to, "--to-destination")
                 else:
-                    address = ipaddress.ip_address("127.0.0.1")
+                    # The kernel's nf_nat_redirect_ipv4: a locally generated packet goes to 127.0.0.1; one that
+                    # came in goes to the primary address of the interface it came in on, and is dropped when
+                    # that interface has no IPv4 address.
                     ports = _option(rule.target_args, "--to-ports")
                     port = int(ports.split("-")[0]) if ports else None
+                    if chain == "OUTPUT" or walk.packet.in_interface is None:
+                        address = ipaddress.ip_address("127.0.0.1")
+                    else:
+                        address = ctx.primary_address(walk.packet.in_interface)
+                        if address is None:
+                            if not ctx.interface_addresses:
+                                address = ipaddress.ip_address("127.0.0.1")  # no interfaces known: a bare ruleset
+                            else:
+                                finish(walk, Verdict.DROP)
+                                break
                 walk.packet = replace(
                     walk.packet,
                     dst=address,

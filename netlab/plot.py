@@ -191,7 +191,7 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
         _text(ax, rx + 2.1, vy - 0.45 + h - 0.2, "route table (UDR)", 7.5, weight="bold")
         used = set()
         if trace is not None:
-            used = {h.decided_by for h in trace.hops if h.table.startswith("az network route-table")}
+            used = {h.decided_by.text for h in trace.hops if h.decided_by.command.startswith("az network route-table")}
         for k, row in enumerate(rows):
             hit = k < len(routes) and cluster.route_table_line(routes[k]) in used
             _text(ax, rx + 2.1, vy - 0.45 + h - 0.46 - 0.26 * k, row + ("  <- used" if hit else ""), 6.8,
@@ -260,29 +260,28 @@ def _wrap(text: str, width: int) -> str:
 def _hop_points(cluster: "Cluster", hop, lay: Layout, prev: tuple[float, float] | None) -> list[tuple[float, float]]:
     """The drawn positions a hop passes: where it came in and where it leaves."""
     place = hop.place
-    if place.startswith("pod "):
-        ns, _, name = place[4:].partition("/")
+    if place.kind == "pod":
+        ns, _, name = place.name.partition("/")
         p = lay.pods.get((ns, name))
         return [p] if p else []
-    if place.startswith("node "):
+    if place.kind == "node":
         try:
-            i = cluster._node_index(place[5:])
+            i = cluster._node_index(place.name)
         except Exception:  # noqa: BLE001 - a node beyond the drawn ones
             return []
         if i not in lay.bridges:
             return []
-        parts = dict(p.strip().split(" ", 1) for p in hop.interface.split(",") if " " in p.strip())
         out = []
-        for key in ("in", "out"):
-            dev = parts.get(key)
+        for dev in (hop.in_interface, hop.out_interface):
             if dev is None:
                 continue
             dev = dev.split()[0]
             out.append(lay.nics[i] if dev in ("eth0", "azure0") else lay.bridges[i])
         return out or [lay.bridges[i]]
-    if place.startswith("Azure VNet"):
+    if place.kind == "vnet":
         x = prev[0] if prev is not None else lay.vnet[0]
         return [(x, lay.vnet[1])]
+    place = str(place)
     if place not in lay.hosts:
         lay.hosts[place] = (1.0 + 2.4 * len(lay.hosts), -2.45)
     return [lay.hosts[place]]
@@ -302,7 +301,7 @@ def _draw_trace(ax, cluster: "Cluster", trace: "Trace", lay: Layout) -> None:
         _box(ax, x - 1.1, y - 0.25, 2.2, 0.5, "#eeeeee", ec=GREY, z=2)
         label = key.replace("VM in ", "").replace("host ", "").replace("Azure load balancer ", "Azure LB ")
         _text(ax, x, y, label, 6.5)
-    colour = {"delivered": BLUE, "dropped": VERMILION}.get(trace.verdict.value, PURPLE)
+    colour = {"delivered": BLUE, "dropped": VERMILION, "refused": VERMILION}.get(trace.verdict.value, PURPLE)
     for k in range(len(pts) - 1):
         (x1, y1, n1), (x2, y2, n2) = pts[k], pts[k + 1]
         ax.annotate("", xy=(x2, y2), xytext=(x1, y1), zorder=7,
@@ -311,9 +310,9 @@ def _draw_trace(ax, cluster: "Cluster", trace: "Trace", lay: Layout) -> None:
         if n2 != n1:
             _text(ax, (x1 + x2) / 2 + 0.18, (y1 + y2) / 2 + 0.12, str(n2), 7.5, color="white", weight="bold",
                   bbox=dict(boxstyle="circle,pad=0.2", fc=colour, ec="none"))
-    if trace.verdict.value == "dropped" and pts:
+    if trace.verdict.value in ("dropped", "refused") and pts:
         x, y, _ = pts[-1]
-        _text(ax, x + 0.3, y - 0.3, "X dropped", 9, color=VERMILION, weight="bold", ha="left")
+        _text(ax, x + 0.3, y - 0.3, f"X {trace.verdict.value}", 9, color=VERMILION, weight="bold", ha="left")
     ax.text(0, -2.95, f"{trace.source} -> {trace.destination}: {trace.verdict.value}", fontsize=8.5, color=colour,
             ha="left", va="center", zorder=6, weight="bold")
 

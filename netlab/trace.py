@@ -1,9 +1,16 @@
 """A packet's walk through the cluster, hop by hop, each hop naming the line that decided it.
 
-``trace`` reads the *same* route tables, bridge ports and nat rules that the text
-views print, so every ``decided_by`` line can be found in ``node.ip_route()``,
-``pod.ip_route()``, ``node.iptables_nat()``, ``cluster.azure_route_table()`` or
-``cluster.effective_routes()``.
+A :class:`Hop` is data: its :class:`Place`, the interfaces in and out, the packet before and
+after, the :class:`Nat` applied, the :class:`Conntrack` entry made or used, the netfilter hook
+with every matched rule, and ``decided_by``: a :class:`Line` with the command that prints it
+and where to run it. ``trace`` reads the *same* route tables, bridge ports and rules that the
+views print, so ``cluster.run(hop.decided_by.command, on=hop.decided_by.on, after=trace)``
+shows every deciding line verbatim.
+
+Verdicts: ``delivered``; ``refused`` (the client hears at once: a TCP reset from a port where
+nothing listens, or a REJECT rule); ``dropped`` (silence: a DROP rule, no route); ``delivered
+to the wrong pod``. ``trace.masquerade`` lists every source rewrite, ``trace.endpoint`` the
+endpoint kube-proxy chose; ``after=`` traces a second connection from the same client.
 
 Sources and destinations are pod names (``"web-0"``, ``"kube-system/coredns-0"``),
 node names, IP addresses, ``"localhost"`` (the source pod's own loopback), or one of
@@ -13,11 +20,15 @@ in a peered VNet) and ``"onprem-host"`` (a host on premises, behind a VPN gatewa
 
 Example:
     >>> import netlab as nl
-    >>> c = nl.Cluster.aks("kubenet", nodes=2).add_pod("web-0", node=0).add_pod("api-0", node=1)
+    >>> api = [nl.Container("api", ports=[8080])]
+    >>> c = nl.Cluster.aks("kubenet", nodes=2).add_pod("web-0", node=0).add_pod("api-0", node=1, containers=api)
     >>> t = c.trace("web-0", "api-0", port=8080)
     >>> t.verdict.value, len(t.hops)
     ('delivered', 7)
-    >>> print(t.hops[3].decided_by)  # the row of c.azure_route_table() that sent it to node 1
+    >>> hop = t.hops[3]
+    >>> str(hop.place), hop.decided_by.command, hop.decided_by.on
+    ('Azure VNet aks-vnet-69863852', 'az network route-table route list -o table', None)
+    >>> print(hop.decided_by)  # the row of c.run(hop.decided_by.command) that sent it to node 1
     10.244.1.0/24    False             aks-nodepool1-87544974-vmss000001  10.224.0.5          VirtualAppliance  Succeeded            MC_netlab-rg_netlab_westeurope
 
 Taught in ``notebooks/02-multiple-pods.ipynb`` to ``notebooks/06-comparison.ipynb``.
@@ -38,6 +49,7 @@ from . import cni, naming
 from .errors import ConfigError, NotFoundError, did_you_mean
 from .model import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
 from .routing import lookup
+from .views import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -48,6 +60,10 @@ INTERNET_HOST = ipaddress.IPv4Address("198.51.100.7")  # RFC 5737 documentation 
 LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
 LOOPBACK_LOCAL_ROUTE = "local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1"
 _MAX_HOPS = 32
+LOCAL_TABLE = "ip route show table local"
+NFT_LIST = "nft list table ip kube-proxy"
+SS_LISTEN = "ss -ltunp"
+HOST_NAMES = ("internet", "vnet-vm", "peered-vm", "onprem-host", "onprem-router")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,23 +81,130 @@ class Header:
 
 
 @dataclass(frozen=True, slots=True)
-class Hop:
-    """One step of a trace: where the packet is, what it looks like, what decided the step.
+class Place:
+    """Where a hop happens: ``kind`` is ``pod``, ``node``, ``vnet`` (Azure's virtual network),
+    ``load balancer``, ``host`` (a machine around the cluster) or ``router`` (the on-premises
+    router); ``name`` says which one (``default/web-0``, a node name, ``internet``, ...)."""
 
-    ``decided_by`` is the exact line (a route, a bridge port, a nat rule, an Azure
-    route) and ``table`` says which printed table holds it.
+    kind: str
+    name: str
+    netns: str  # the network namespace or network it is in, in words
+
+    label: str = ""  # how the place is called in a trace, where the kind and name do not say it
+
+    def __str__(self) -> str:
+        if self.label:
+            return self.label
+        return {"pod": "pod", "node": "node", "vnet": "Azure VNet", "load balancer": "Azure load balancer",
+                "router": "router"}.get(self.kind, self.kind) + f" {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A line a learner can print: ``cluster.run(line.command, on=line.on)`` shows it, verbatim.
+
+    ``on`` is where to run the command: a node name, a pod (``default/web-0``), a host around
+    the cluster (``internet``, ``vnet-vm``, ...), or ``None`` for ``kubectl``/``az`` commands,
+    which run anywhere. ``conntrack -L`` shows the entries of a trace: pass ``after=the_trace``.
     """
 
-    place: str
-    netns: str
-    interface: str
-    packet: Header
-    decided_by: str
-    table: str
+    text: str
+    command: str
+    on: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def where(self) -> str:
+        """The command and where it runs, in words: ``ip route (node aks-...)``."""
+        if self.on is None:
+            return self.command
+        kind = "pod" if "/" in self.on else "host" if self.on in HOST_NAMES else "node"
+        return f"{self.command} ({kind} {self.on})"
+
+
+@dataclass(frozen=True, slots=True)
+class Nat:
+    """One address translation: ``kind`` is ``DNAT``, ``SNAT``, ``MASQUERADE``, ``REDIRECT``
+    (a DNAT to this host), or ``un-DNAT``/``un-SNAT`` (conntrack reversing one on a reply)."""
+
+    kind: str
+    before: tuple[IPv4Address, int]
+    after: tuple[IPv4Address, int]
+    by: str = ""  # who, in words, where it is not a rule of the hop (Azure's outbound rule)
+
+    @property
+    def field(self) -> str:
+        """Which end of the packet changed: ``destination`` or ``source``."""
+        return "destination" if self.kind in ("DNAT", "REDIRECT", "un-SNAT") else "source"
+
+    def __str__(self) -> str:
+        b, a = f"{self.before[0]}:{self.before[1]}", f"{self.after[0]}:{self.after[1]}"
+        if self.kind in ("un-DNAT", "un-SNAT"):
+            return f"{self.kind} {self.field} {b} -> {a}"
+        if self.kind == "MASQUERADE":
+            return f"SNAT (MASQUERADE) {self.before[0]} -> {self.after[0]}"
+        if self.kind == "SNAT":
+            return f"SNAT {self.before[0]} -> {self.after[0]}" + (f" ({self.by})" if self.by else "")
+        return f"{self.kind} {b} -> {a}" + (f" ({self.by})" if self.by else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Conntrack:
+    """The connection-tracking entry a hop created (the request's first NAT on a node) or used
+    (a reply: conntrack reverses the NAT without reading the rules again)."""
+
+    line: Line  # the entry as ``conntrack -L`` prints it on that node
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a trace, as data: where, through which interfaces, the packet before and
+    after, the NAT and conntrack entry, the netfilter hook with every matched rule, and the
+    deciding line with the command that prints it (``decided_by.command``, ``decided_by.on``).
+    """
+
+    place: Place
+    in_interface: str | None
+    out_interface: str | None
+    before: Header
+    packet: Header  # after the hop
+    decided_by: Line
     note: str = ""
-    nat: str | None = None
-    rules: tuple[str, ...] = ()  # every rule line that matched at this hook, in order
-    hook: str = ""  # the netfilter hook (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING), if any
+    nat: tuple[Nat, ...] = ()
+    conntrack: Conntrack | None = None
+    hook: str | None = None  # PREROUTING, INPUT, FORWARD, OUTPUT or POSTROUTING, if any
+    rules: tuple[Line, ...] = ()  # every rule line that matched at this hook, in order
+    via: str | None = None  # how the packet met the decision when it is not an interface (a socket)
+
+    @property
+    def netns(self) -> str:
+        return self.place.netns
+
+    @property
+    def interface(self) -> str:
+        """The interfaces in words: ``in vethX, out eth0``; ``PREROUTING, in eth0`` at a hook."""
+        parts = []
+        if self.via:
+            parts.append(self.via)
+        if self.in_interface:
+            parts.append(self.in_interface if self.in_interface.startswith(("from ", "frontend "))
+                         else f"in {self.in_interface}")
+        if self.out_interface:
+            parts.append(f"out {self.out_interface}")
+        text = ", ".join(parts)
+        return f"{self.hook}, {text}" if self.hook and text else (self.hook or text)
+
+    @property
+    def table(self) -> str:
+        """The command that prints the deciding line, and where: ``ip route (pod default/web-0)``."""
+        return self.decided_by.where
+
+    @property
+    def nat_text(self) -> str | None:
+        return "; ".join(str(n) for n in self.nat) or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +240,10 @@ class Trace:
     listener: str | None = None
     choices: tuple = ()  # (node, ((endpoint, probability), ...), chosen endpoint) per kube-proxy choice
     reply: "Trace | None" = None  # the answer's way back, NAT undone by conntrack
+    masquerade: tuple = ()  # (where: a node name or "azure", source before, source after) per SNAT on the way
+    affinity: tuple = ()  # (node index, client address, "IP:port") per kube-proxy choice: kept by after=...
+    connections: tuple = ()  # (node index or "azure", first header in, header out) per conntrack entry made
+    previous: "Trace | None" = None  # the connection this one was traced after (after=...)
 
     def __repr__(self) -> str:
         return (f"<Trace {self.source} -> {self.destination}, {self.protocol}/{self.port}: {self.verdict.value}, "
@@ -130,6 +257,20 @@ class Trace:
         return tuple(sorted(ep for ep, _ in self.choices[0][1] if ":" in ep))
 
     @property
+    def endpoint(self) -> str | None:
+        """The endpoint (``IP:port``) kube-proxy chose for this connection, if a Service was on the way."""
+        return self.choices[0][2] if self.choices and ":" in self.choices[0][2] else None
+
+    @property
+    def masqueraded(self) -> bool:
+        """Whether a node or Azure rewrote the source on the way (SNAT or MASQUERADE)."""
+        return bool(self.masquerade)
+
+    @property
+    def refused(self) -> bool:
+        return self.verdict is Verdict.REFUSED
+
+    @property
     def seen_source(self) -> IPv4Address | None:
         """The source address the final receiver sees (after every SNAT on the way)."""
         return self.hops[-1].packet.src if self.delivered and self.hops else None
@@ -139,9 +280,9 @@ class Trace:
         return self.verdict is Verdict.DELIVERED
 
     @property
-    def nat(self) -> tuple[str, ...]:
+    def nat(self) -> tuple[Nat, ...]:
         """Every address translation on the way, in order."""
-        return tuple(h.nat for h in self.hops if h.nat)
+        return tuple(n for h in self.hops for n in h.nat)
 
     def __str__(self) -> str:
         return self.text()
@@ -163,15 +304,15 @@ class Trace:
             lines.extend(fold(f"{i:>2}. ", f"{h.place}  [{h.netns}]  {h.interface}", " " * 4))
             lines.append(f"      packet   {h.packet}")
             if h.nat:
-                lines.extend(fold("      NAT      ", h.nat))
+                lines.extend(fold("      NAT      ", h.nat_text or ""))
             # The deciding line stays whole on a line of its own, as the tool prints it, so that a
             # learner can find it (or search for it) in the printed table; only prose is folded.
             lines.append(f"      {h.table}:")
-            lines.append(f"        {h.decided_by.strip()}")
+            lines.append(f"        {h.decided_by.text.strip()}")
             if len(h.rules) > 1:
                 if rules:
                     lines.append(f"      matched  {len(h.rules)} rules at this hook, in order:")
-                    lines.extend(f"        {r}" for r in h.rules)
+                    lines.extend(f"        {r.text}" for r in h.rules)
                 else:
                     lines.append(f"      matched  {len(h.rules)} rules at this hook (the trace's .text(rules=True) "
                                  "lists them)")
@@ -185,17 +326,17 @@ class Trace:
 
     def _repr_html_(self) -> str:
         e = html.escape
-        colour = {"delivered": "#1b7837", "dropped": "#b2182b"}.get(self.verdict.value, "#b35806")
+        colour = {"delivered": "#1b7837", "dropped": "#b2182b", "refused": "#b2182b"}.get(self.verdict.value, "#b35806")
         rows = []
         for i, h in enumerate(self.hops, 1):
-            nat = f"<br><b>NAT</b> {e(h.nat)}" if h.nat else ""
+            nat = f"<br><b>NAT</b> {e(h.nat_text or '')}" if h.nat else ""
             matched = ""
             if len(h.rules) > 1:
-                matched = "<details><summary>all matched rules</summary><pre>" + e("\n".join(h.rules)) + "</pre></details>"
+                matched = "<details><summary>all matched rules</summary><pre>" + e("\n".join(r.text for r in h.rules)) + "</pre></details>"
             rows.append(
-                f"<tr><td>{i}</td><td>{e(h.place)}<br><small>{e(h.netns)}</small></td>"
+                f"<tr><td>{i}</td><td>{e(str(h.place))}<br><small>{e(h.netns)}</small></td>"
                 f"<td>{e(h.interface)}</td><td><code>{e(str(h.packet))}</code>{nat}</td>"
-                f"<td><small>{e(h.table)}</small><br><code>{e(h.decided_by)}</code>{matched}</td>"
+                f"<td><small>{e(h.table)}</small><br><code>{e(h.decided_by.text)}</code>{matched}</td>"
                 f"<td>{e(h.note)}</td></tr>"
             )
         return (
@@ -309,57 +450,92 @@ def _sport(src: Any, dst: Any, port: int) -> int:
 
 # --------------------------------------------------------------------------- the walk
 class _Drop(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, refused: bool = False) -> None:
         self.reason = reason
+        self.refused = refused  # the sender hears about it (a REJECT rule, a TCP reset)
+
+
+def _pod_on(pod: Pod) -> str:
+    return f"{pod.namespace}/{pod.name}"
+
+
+def peered_routes(cfg: Any) -> tuple[AzureRoute, ...]:
+    """The effective routes of a VM in the peered VNet: its own space, the peering, the internet."""
+    return (
+        AzureRoute("VNet address space", cfg.peered_cidr, "VnetLocal", source="Default"),
+        AzureRoute("peering", cfg.vnet_cidr, "VNetPeering", source="Default"),
+        AzureRoute("internet", ipaddress.IPv4Network("0.0.0.0/0"), "Internet", source="Default"),
+    ) + tuple(AzureRoute("private range", ipaddress.IPv4Network(n), "None", source="Default")
+              for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+
+
+def system_routes(cluster: "Cluster") -> tuple[AzureRoute, ...]:
+    """The VNet's system routes: what a subnet without a route table (the VM's) uses."""
+    return tuple(r for r in cluster.vnet_routes() if r.source != "User")
+
+
+EFFECTIVE_ROUTES = "az network nic show-effective-route-table -o table"
+ROUTE_TABLE = "az network route-table route list -o table"
+LB_RULES = "az network lb rule list -o table"
+LB_OUTBOUND = "az network lb outbound-rule list -o table"
+NODE_POD_CIDRS = ("kubectl get nodes -o custom-columns=NAME:.metadata.name,POD-CIDR:.spec.podCIDR,"
+                  "INTERNAL-IP:.status.addresses[0].address")
 
 
 class _Walk:
     def __init__(self, cluster: "Cluster", target: Any, protocol: str, endpoint: str | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, after: "Trace | None" = None) -> None:
         self.c = cluster
         self.endpoint = endpoint
         self.rng = random.Random(seed)
+        self.after = after  # an earlier connection from the same client: its affinity holds
         self.choices: list[tuple[str, tuple[tuple[str, float], ...], str]] = []
         self.conntrack: list[tuple[Any, Header, Header]] = []  # (node index or "azure", before, after)
         self.reply_of: "_Walk | None" = None  # set on the walk of a reply: the forward walk it answers
-        self.proxy_legs: list[tuple[int, Header]] = []
-        self.all_hooks = False  # show every netfilter hook a packet passes, not only those that decide  # userspace mode: client connections ending in kube-proxy
+        self.proxy_legs: list[tuple[int, Header]] = []  # userspace mode: client connections ending in kube-proxy
+        self.all_hooks = False  # show every netfilter hook a packet passes, not only those that decide
         self.cfg = cluster.config
         self.target = target  # Pod, Node, Host or a bare address
         self.protocol = protocol
         self.hops: list[Hop] = []
         self.end: Any = None
         self.listener: str | None = None
-        self.closing_note = ""
+        self.masquerade: list[tuple[str, IPv4Address, IPv4Address]] = []  # (where, from, to)
+        self.affinity: list[tuple[int, IPv4Address, str]] = []  # (node index, client, "IP:port") kube-proxy chose
 
     # -- helpers
-    def hop(self, place: str, netns: str, interface: str, pkt: Header, decided_by: str, table: str,
-            note: str = "", nat: str | None = None) -> None:
+    def hop(self, place: Place, pkt: Header, line: Line, note: str = "", *, into: str | None = None,
+            out: str | None = None, before: Header | None = None, nat: tuple[Nat, ...] = (),
+            conntrack: Conntrack | None = None, hook: str | None = None, rules: tuple[Line, ...] = (),
+            via: str | None = None) -> None:
         if len(self.hops) >= _MAX_HOPS:
             raise _Drop(f"more than {_MAX_HOPS} hops: a routing loop")
-        self.hops.append(Hop(place, netns, interface, pkt, decided_by, table, note, nat))
+        self.hops.append(Hop(place, into, out, before if before is not None else pkt, pkt, line, note, nat,
+                             conntrack, hook, rules, via))
 
-    def pod_place(self, pod: Pod) -> tuple[str, str]:
-        return f"pod {pod.namespace}/{pod.name}", f"netns {naming.netns_name(pod.namespace, pod.name)}"
+    def pod_place(self, pod: Pod) -> Place:
+        return Place("pod", _pod_on(pod), f"netns {naming.netns_name(pod.namespace, pod.name)}")
 
-    def node_place(self, node: Node) -> tuple[str, str]:
-        return f"node {node.name}", "root netns"
+    def node_place(self, node: Node) -> Place:
+        return Place("node", node.name, "root netns")
 
-    def vnet_place(self) -> tuple[str, str]:
-        return f"Azure VNet {naming.vnet_name(self.cfg.name, self.cfg.resource_group)}", "Azure SDN"
+    def vnet_place(self) -> Place:
+        return Place("vnet", naming.vnet_name(self.cfg.name, self.cfg.resource_group), "Azure SDN")
+
+    def host_place(self, host: Host) -> Place:
+        return Place("host", host.name, host.kind, label=host.place)
 
     # -- pods
     def from_pod(self, pod: Pod, pkt: Header) -> Header:
-        place, ns = self.pod_place(pod)
+        place, on = self.pod_place(pod), _pod_on(pod)
         if pkt.dst in LOOPBACK_NET or pkt.dst == pod.ip:
             loop = pkt.dst in LOOPBACK_NET
-            line = (LOOPBACK_LOCAL_ROUTE if loop else
-                    f"local {pod.ip} dev eth0 proto kernel scope host src {pod.ip}")
+            line = Line(LOOPBACK_LOCAL_ROUTE if loop else local_route(pod.ip, "eth0"), LOCAL_TABLE, on)
             what = ("a loopback address" if loop else "this pod's own address")
-            self.hop(place, ns, "out lo", pkt, line, f"ip route show table local (pod {pod.name})",
+            self.hop(place, pkt, line,
                      f"the destination is {what}, so the kernel loops the packet back over lo; it never leaves "
-                     "the pod's network namespace, which all the pod's containers share")
-            return self.deliver_pod(pod, pkt, "in lo", line=line)
+                     "the pod's network namespace, which all the pod's containers share", out="lo")
+            return self.deliver_pod(pod, pkt, "lo", line=line)
         dp = self.c.pod_dataplane(pod)
         r = lookup(dp.routes, pkt.dst)
         if r is None:  # pragma: no cover - every pod has a default route
@@ -372,11 +548,11 @@ class _Walk:
                          "Azure CNI routes every pod packet through the node)")
         else:
             note = f"{pkt.dst} is on the pod's link ({r.dst}): the pod asks for it by ARP"
-        self.hop(place, ns, "out eth0", pkt, str(r), f"ip route (pod {pod.name})", note)
+        self.hop(place, pkt, Line(str(r), "ip route", on), note, out="eth0")
         return self.into_node_from_pod(pod, pkt, nxt)
 
-    def deliver_pod(self, pod: Pod, pkt: Header, interface: str, line: str | None = None) -> Header:
-        place, ns = self.pod_place(pod)
+    def deliver_pod(self, pod: Pod, pkt: Header, interface: str, line: Line | None = None) -> Header:
+        place = self.pod_place(pod)
         listener = None
         for cont in pod.containers:
             for p in cont.ports:
@@ -387,14 +563,16 @@ class _Walk:
             note = "the reply reaches the socket that opened the connection"
         elif listener:
             note = f"container {listener!r} listens on {self.protocol}/{pkt.dport} (all containers share this namespace)"
-        elif self.protocol == "tcp":
-            note = (f"no container declares {self.protocol}/{pkt.dport}: the packet arrived, and the kernel "
-                    "would answer with a TCP reset (connection refused) unless a process listens there")
         else:
-            note = f"no container declares {self.protocol}/{pkt.dport}"
+            declared = ", ".join(f"{p.protocol.lower()}/{p.port}" for c in pod.containers for p in c.ports)
+            answer = ("a TCP reset" if self.protocol == "tcp" else "an ICMP port unreachable"
+                      if self.protocol == "udp" else "an SCTP ABORT")
+            note = (f"no container of pod {pod.name} listens on {self.protocol}/{pkt.dport} "
+                    f"({'it declares ' + declared if declared else 'it declares no ports'}): the packet arrived, "
+                    f"and the kernel answers with {answer}")
         if line is None:
-            line = f"local {pod.ip} dev eth0 proto kernel scope host src {pod.ip}"
-        self.hop(place, ns, interface, pkt, line, f"ip route show table local (pod {pod.name})", note)
+            line = Line(local_route(pod.ip, "eth0"), LOCAL_TABLE, _pod_on(pod))
+        self.hop(place, pkt, line, note, into=interface)
         self.end, self.listener = pod, listener
         return pkt
 
@@ -405,7 +583,7 @@ class _Walk:
         if dp.bridge in ("cbr0", "docker0"):
             gw = dp.interfaces[2].addresses[0].ip  # the bridge's own address
             if nxt == gw:
-                return self.through_node(node, pkt, f"{dp.bridge} (from its port {veth})")
+                return self.through_node(node, pkt, dp.bridge, port=veth)
             if self.reply_of is not None:
                 pkt = self.conntrack_reverse(node, pkt, veth, bridged=dp.bridge)
             return self.bridge_deliver(node, dp.bridge, pkt, nxt, came_in=veth)
@@ -416,20 +594,17 @@ class _Walk:
                     if self.reply_of is not None:
                         pkt = self.conntrack_reverse(node, pkt, veth, bridged="azure0")
                     return self.bridge_deliver(node, "azure0", pkt, nxt, came_in=veth)
-                return self.through_node(node, pkt, f"azure0 (from its port {veth})")
-            place, ns = self.node_place(node)
-            iface = f"in {veth}, bridged out eth0"
-            self.hop(place, ns, iface, pkt,
-                     f"{naming.nic_mac(node.name)} dev eth0 master azure0",
-                     f"bridge fdb show (node {node.name})",
+                return self.through_node(node, pkt, "azure0", port=veth)
+            self.hop(self.node_place(node), pkt,
+                     Line(fdb_entry(AZURE_GATEWAY_MAC, "eth0", "azure0"), "bridge fdb show br azure0", node.name),
                      "azure0 switches the frame to eth0, its uplink: in bridge mode pods sit directly on "
-                     "the VNet subnet and talk to Azure's gateway themselves (bridged frames still pass "
-                     "iptables, because bridge-nf-call-iptables=1)")
-            return self.through_node(node, pkt, veth, bridged_out="eth0")
+                     "the VNet subnet and talk to Azure's gateway themselves; Azure answers every ARP request "
+                     f"with the MAC {AZURE_GATEWAY_MAC} (bridged frames still pass iptables, because "
+                     "bridge-nf-call-iptables=1)", into=veth, out="eth0")
+            return self.through_node(node, pkt, "azure0", port=veth, bridged_out="eth0")
         return self.through_node(node, pkt, veth)
 
     def bridge_deliver(self, node: Node, bridge: str, pkt: Header, ip: IPv4Address, came_in: str) -> Header:
-        place, ns = self.node_place(node)
         pods = self.c._pod_index(node.index).get(ip, [])
         if not pods:
             if self.cfg.plugin is Plugin.NONE and ip in self.cfg.docker_bridge_cidr.network:
@@ -441,54 +616,69 @@ class _Walk:
             raise _Drop(f"nobody on {bridge} of {node.name} answers ARP for {ip}: no pod there has that address")
         pod = pods[0]
         veth = cni.host_veth_name(self.cfg, pod)
+        if came_in == veth and self.reply_of is None:
+            self.hairpin(node, bridge, pkt, pod)
         mac = naming.virtual_mac(pod.namespace, pod.name, "eth0")
-        self.hop(place, ns, f"in {came_in}, out {veth}", pkt, f"{mac} dev {veth} master {bridge}",
-                 f"bridge fdb show (node {node.name})",
+        self.hop(self.node_place(node), pkt, Line(fdb_entry(mac, veth, bridge), f"bridge fdb show br {bridge}",
+                                                    node.name),
                  f"{bridge} is a switch: it forwards the frame to the port where it learned pod "
-                 f"{pod.name}'s MAC address (layer 2, no routing)")
-        return self.deliver_pod(pod, pkt, "in eth0")
+                 f"{pod.name}'s MAC address (layer 2, no routing)", into=came_in, out=veth)
+        return self.deliver_pod(pod, pkt, "eth0")
+
+    def hairpin(self, node: Node, bridge: str, pkt: Header, pod: Pod) -> None:
+        """A frame going back out of the bridge port it came in on (a pod reaching itself through a Service)."""
+        verdict = getattr(self.c, "self_hairpin", None)
+        if verdict is None:
+            return
+        ok, why = verdict(node.index)
+        if not ok:
+            raise _Drop(why)
 
     # -- nodes
     def node_locals(self, node: Node) -> set[IPv4Address]:
-        dp = self.c.node_dataplane(node.index)
-        return {a.ip for i in dp.interfaces for a in i.addresses}
+        return {a.ip for i in self.c.node_interfaces(node.index) for a in i.addresses}
 
-    def through_node(self, node: Node, pkt: Header, came_in: str | None, bridged_out: str | None = None) -> Header:
+    def through_node(self, node: Node, pkt: Header, came_in: str | None, port: str | None = None,
+                     bridged_out: str | None = None) -> Header:
         """The packet's way through one node: netfilter hooks in kernel order around the routing decision.
 
-        ``came_in`` is the interface it arrived on (``None``: the node itself sends it);
-        ``bridged_out`` names the uplink a bridged frame leaves through (Azure CNI bridge mode).
+        ``came_in`` is the interface it arrived on (``None``: the node itself sends it), ``port``
+        the bridge port behind it; ``bridged_out`` names the uplink a bridged frame leaves through
+        (Azure CNI bridge mode).
         """
         from .kubeproxy.engine import walk_node
         from .netfilter import Packet as NfPacket
 
         if self.reply_of is not None:
-            return self.reply_through_node(node, pkt, came_in)
-        place, ns = self.node_place(node)
+            return self.reply_through_node(node, pkt, came_in, port)
         engine, ctx, route = self.c.node_runtime(node.index)
         if bridged_out is not None:
             def route(p, _out=bridged_out, _ip=node.ip):  # noqa: E306 - the frame is bridged, not routed
                 return False, _out, _ip
-        packet = NfPacket(pkt.src, pkt.dst, pkt.sport, pkt.dport, self.protocol)
+        recent = self.recent_for(node, pkt)
+        if recent:
+            ctx = dataclasses.replace(ctx, recent=ctx.recent | recent)
+        packet = NfPacket(pkt.src, pkt.dst, pkt.sport, pkt.dport, self.protocol, in_interface=came_in)
         passes = walk_node(engine, packet, ctx, route, from_node=came_in is None)
         chosen = self.choose(node, passes)
         cur, routed = pkt, False
         for hook, step in chosen.hooks:
             if hook in ("INPUT", "FORWARD", "POSTROUTING") and not routed:
                 routed = True
-                self.route_hop(node, cur, came_in, bridged_out, local=hook == "INPUT")
+                self.route_hop(node, cur, came_in, port, bridged_out, local=hook == "INPUT")
             new = Header(step.packet.src, step.packet.sport, step.packet.dst, step.packet.dport, self.protocol)
             out_if = step.packet.out_interface
             uplink = out_if in ("eth0", "azure0")
-            if self.all_hooks or _shown(hook, step, cur, new, uplink):
-                self.hook_hop(node, hook, step, cur, new, chosen, passes, came_in)
+            if self.all_hooks or _shown(hook, step, cur, new, uplink) or step.verdict == "PROXY":
+                self.hook_hop(node, hook, step, cur, new, passes, came_in, port)
+            if new.src != cur.src:
+                self.masquerade.append((node.name, cur.src, new.src))
             cur = new
         if not routed:
-            self.route_hop(node, cur, came_in, bridged_out, local=chosen.verdict == "DELIVER")
-        if cur != pkt:
-            self.conntrack.append((node.index, pkt, cur))
+            self.route_hop(node, cur, came_in, port, bridged_out, local=chosen.verdict == "DELIVER")
         if chosen.verdict in ("DROP", "REJECT"):
-            raise _Drop(_refusal(chosen))
+            raise _Drop(_refusal(chosen), refused=chosen.verdict == "REJECT")
+        self.conntrack.append((node.index, pkt, cur))
         if chosen.verdict == "PROXY":
             return self.userspace_proxy(node, cur, chosen)
         if chosen.verdict == "DELIVER":
@@ -497,79 +687,88 @@ class _Walk:
         out_if = chosen.packet.out_interface or "eth0"
         dp = self.c.node_dataplane(node.index)
         if out_if == dp.bridge and out_if != "azure0":
-            return self.bridge_deliver(node, out_if, cur, cur.dst, came_in=out_if)
+            return self.bridge_deliver(node, out_if, cur, cur.dst, came_in=port if came_in == out_if else out_if)
         if out_if.startswith("azv"):
             pod = self.c._pod_index(node.index)[cur.dst][0]
-            return self.deliver_pod(pod, cur, "in eth0")
+            return self.deliver_pod(pod, cur, "eth0")
         if out_if == "azure0" and self.c._pod_index(node.index).get(cur.dst):
-            return self.bridge_deliver(node, "azure0", cur, cur.dst, came_in="azure0")
+            return self.bridge_deliver(node, "azure0", cur, cur.dst,
+                                       came_in=port if came_in == "azure0" and port else "azure0")
         return self.azure(cur, node)
+
+    def recent_for(self, node: Node, pkt: Header) -> frozenset:
+        """ClientIP affinity an earlier connection (``after=``) left on this node: ``-m recent`` entries."""
+        if self.after is None:
+            return frozenset()
+        wanted = tuple(ep for n, src, ep in self.after.affinity if n == node.index and src == pkt.src)
+        return self.c.node_proxy(node.index).affinity_entries(pkt.src, wanted) if wanted else frozenset()
+
+    def conntrack_line(self, node_on: str, before: Header, after: Header) -> Line:
+        orig = (before.src, before.dst, before.sport, before.dport)
+        reply = (after.dst, after.src, after.dport, after.sport)
+        return Line(conntrack_line(self.protocol, orig, reply), "conntrack -L", node_on)
 
     def conntrack_reverse(self, node: Node, pkt: Header, came_in: str | None, bridged: str | None = None) -> Header:
         """On a reply: undo the NAT the request got on this node (routed, or bridged with br_netfilter)."""
         assert self.reply_of is not None
-        place, ns = self.node_place(node)
         for where, before, after in self.reply_of.conntrack:
-            if where == node.index and pkt.src == after.dst and pkt.sport == after.dport \
+            if where == node.index and before != after and pkt.src == after.dst and pkt.sport == after.dport \
                     and pkt.dst == after.src and pkt.dport == after.sport:
                 new = Header(before.dst, before.dport, before.src, before.sport, self.protocol)
-                parts = []
+                nats = []
                 if before.src != after.src or before.sport != after.sport:
-                    parts.append(f"un-SNAT destination {pkt.dst}:{pkt.dport} -> {new.dst}:{new.dport}")
+                    nats.append(Nat("un-SNAT", (pkt.dst, pkt.dport), (new.dst, new.dport)))
                 if before.dst != after.dst or before.dport != after.dport:
-                    parts.append(f"un-DNAT source {pkt.src}:{pkt.sport} -> {new.src}:{new.sport}")
+                    nats.append(Nat("un-DNAT", (pkt.src, pkt.sport), (new.src, new.sport)))
                 note = ("a reply of a tracked connection: the nat rules are not read again; conntrack reverses "
                         "the translation the request got on this node")
                 if bridged:
                     note += (f" (the frame is only switched by {bridged}, but bridge-nf-call-iptables=1 sends "
                              "bridged IPv4 through netfilter and conntrack too)")
-                self.hop(place, ns, f"in {came_in or 'lo'}", new,
-                         f"{self.protocol} ESTABLISHED src={before.src} dst={before.dst} sport={before.sport} "
-                         f"dport={before.dport} src={after.dst} dst={after.src} sport={after.dport} dport={after.sport}",
-                         f"conntrack -L (node {node.name})", note, "; ".join(parts))
+                line = self.conntrack_line(node.name, before, after)
+                self.hop(self.node_place(node), new, line, note, into=came_in or "lo", before=pkt,
+                         nat=tuple(nats), conntrack=Conntrack(line, created=False))
                 return new
         return pkt
 
-    def reply_through_node(self, node: Node, pkt: Header, came_in: str | None) -> Header:
+    def reply_through_node(self, node: Node, pkt: Header, came_in: str | None, port: str | None = None) -> Header:
         """A reply crossing a node: conntrack undoes the NAT the request got here; no nat rules are read."""
-        pkt = self.conntrack_reverse(node, pkt, came_in)
+        pkt = self.conntrack_reverse(node, pkt, port or came_in)
         dp = self.c.node_dataplane(node.index)
         if pkt.dst in self.node_locals(node) or pkt.dst in LOOPBACK_NET:
-            self.route_hop(node, pkt, came_in, None, local=True)
+            self.route_hop(node, pkt, came_in, port, None, local=True)
             self.end = node
             return pkt
-        self.route_hop(node, pkt, came_in, None, local=False)
+        self.route_hop(node, pkt, came_in, port, None, local=False)
         r = lookup(dp.routes, pkt.dst)
         out_if = r.dev if r is not None else "eth0"
         if out_if == dp.bridge and out_if != "azure0":
             return self.bridge_deliver(node, out_if, pkt, pkt.dst, came_in=out_if)
         if out_if.startswith("azv"):
-            return self.deliver_pod(self.c._pod_index(node.index)[pkt.dst][0], pkt, "in eth0")
+            return self.deliver_pod(self.c._pod_index(node.index)[pkt.dst][0], pkt, "eth0")
         if out_if == "azure0" and self.c._pod_index(node.index).get(pkt.dst):
             return self.bridge_deliver(node, "azure0", pkt, pkt.dst, came_in="azure0")
         return self.azure(pkt, node)
 
-    def route_hop(self, node: Node, pkt: Header, came_in: str | None, bridged_out: str | None, local: bool) -> None:
-        place, ns = self.node_place(node)
+    def route_hop(self, node: Node, pkt: Header, came_in: str | None, port: str | None, bridged_out: str | None,
+                  local: bool) -> None:
+        place = self.node_place(node)
         dp = self.c.node_dataplane(node.index)
+        into = (f"{came_in} (from its port {port})" if port and came_in != port else came_in)
         if bridged_out is not None:
             return  # a bridged frame is switched, not routed (its bridge hop is already shown)
         if local:
             dev = "lo"
-            for i in dp.interfaces:
+            for i in self.c.node_interfaces(node.index):
                 if any(a.ip == pkt.dst for a in i.addresses):
                     dev = i.name
-            if dev == "lo" and not pkt.dst.is_loopback:
-                dev = "kube-ipvs0"
-            self.hop(place, ns, f"in {came_in or 'lo'}", pkt,
-                     (LOOPBACK_LOCAL_ROUTE if pkt.dst.is_loopback else
-                      f"local {pkt.dst} dev {dev} proto kernel scope host src {pkt.dst}"),
-                     f"ip route show table local (node {node.name})",
-                     "the destination is one of the node's own addresses: it goes up to the node itself")
+            text = LOOPBACK_LOCAL_ROUTE if pkt.dst.is_loopback else local_route(pkt.dst, dev)
+            self.hop(place, pkt, Line(text, LOCAL_TABLE, node.name),
+                     "the destination is one of the node's own addresses: it goes up to the node itself",
+                     into=into or "lo")
             return
         r = lookup(dp.routes, pkt.dst)
         assert r is not None
-        iface = f"in {came_in}, out {r.dev}" if came_in else f"out {r.dev}"
         if r.dev == dp.bridge and r.dev != "azure0":
             note = f"{r.dst} is the pods' network on bridge {r.dev}"
         elif r.dev.startswith("azv"):
@@ -581,29 +780,39 @@ class _Walk:
                     if came_in else f"the node sends it out of {r.dev} to Azure")
             if r.via is not None:
                 note += f", addressed at layer 2 to the subnet gateway {r.via}"
-        self.hop(place, ns, iface, pkt, str(r), f"ip route (node {node.name})", note)
+        self.hop(place, pkt, Line(str(r), "ip route", node.name), note, into=into, out=r.dev)
 
-    def hook_hop(self, node: Node, hook: str, step: Any, cur: Header, new: Header, chosen: Any,
-                 passes: Any, came_in: str | None) -> None:
-        place, ns = self.node_place(node)
+    def rule_line(self, node: Node, line: Any) -> Line:
+        """A line of kube-proxy's or the node's rules, with the command that prints it on ``node``."""
+        if line.tool == "nft":
+            return Line(line.text, NFT_LIST, node.name)
+        if line.tool == "ipvsadm":
+            return Line(line.text, "ipvsadm -Ln", node.name)
+        if line.tool == "kube-proxy":
+            return Line(line.text, "kube-proxy", node.name)
+        return Line(line.text, "iptables-save", node.name)
+
+    def hook_hop(self, node: Node, hook: str, step: Any, cur: Header, new: Header,
+                 passes: Any, came_in: str | None, port: str | None) -> None:
         lines = step.lines
         key = _key_line(lines)
-        tool = key.tool if key is not None else "iptables"
-        table = {"iptables": f"iptables-save (node {node.name})",
-                 "nft": f"nft list table ip kube-proxy (node {node.name})",
-                 "ipvsadm": f"ipvsadm -Ln (node {node.name})",
-                 "kube-proxy": f"kube-proxy process (node {node.name})"}.get(tool, tool)
-        nat = None
+        if step.verdict == "PROXY":
+            decided = self.proxy_socket_line(node, new)
+        elif key is not None:
+            decided = self.rule_line(node, key)
+        else:
+            decided = Line("", "iptables-save", node.name)
+        nats: list[Nat] = []
+        redirect = any(_target(line) == "REDIRECT" for line in lines)
         if new.dst != cur.dst or new.dport != cur.dport:
-            nat = f"DNAT {cur.dst}:{cur.dport} -> {new.dst}:{new.dport}"
+            nats.append(Nat("REDIRECT" if redirect else "DNAT", (cur.dst, cur.dport), (new.dst, new.dport)))
         if new.src != cur.src:
-            snat = f"SNAT (MASQUERADE) {cur.src} -> {new.src}"
-            nat = f"{nat}; {snat}" if nat else snat
+            nats.append(Nat("MASQUERADE", (cur.src, cur.sport), (new.src, new.sport)))
         note = _hook_note(hook, step, cur, new)
         options = _options(passes)
         chosen_ep = step.note if step.verdict == "PROXY" else f"{new.dst}:{new.dport}"
         probabilities = dict(options)
-        dnat = nat is not None and nat.startswith("DNAT")
+        dnat = bool(nats) and nats[0].kind == "DNAT"
         if (dnat or step.verdict in ("PROXY", "IPVS")) and chosen_ep in probabilities:
             if len(options) > 1:
                 others = ", ".join(f"{ep} ({p:.2f})" for ep, p in options if ep != chosen_ep)
@@ -611,12 +820,24 @@ class _Walk:
                 note += (f" {who} picked {chosen_ep} with probability {probabilities[chosen_ep]:.2f}; "
                          f"other branches: {others} (choose with endpoint=... or seed=...)")
             self.choices.append((node.name, tuple(options), chosen_ep))
+            if ":" in chosen_ep:
+                self.affinity.append((node.index, cur.src, chosen_ep))
         out_if = step.packet.out_interface
-        iface = (f"{hook}, out {out_if}" if hook in ("FORWARD", "POSTROUTING") and out_if else
-                 f"{hook}, in {came_in}" if came_in and hook in ("PREROUTING", "INPUT") else hook)
-        self.hops.append(Hop(place, ns, iface, new,
-                             key.text if key is not None else "", table, note, nat,
-                             tuple(line.text for line in lines), hook))
+        into = None
+        if came_in and hook in ("PREROUTING", "INPUT"):
+            into = f"{came_in} (from its port {port})" if port and port != came_in else came_in
+        created = None
+        if nats and hook in ("PREROUTING", "OUTPUT", "POSTROUTING"):
+            created = Conntrack(Line("", "conntrack -L", node.name), created=True)  # filled in by the trace
+        self.hop(self.node_place(node), new, decided, note, into=into,
+                 out=out_if if hook in ("FORWARD", "POSTROUTING") and out_if else None, before=cur,
+                 nat=tuple(nats), conntrack=created, hook=hook,
+                 rules=tuple(self.rule_line(node, line) for line in lines))
+
+    def proxy_socket_line(self, node: Node, pkt: Header) -> Line:
+        from .views import ss_line
+
+        return Line(ss_line(self.c, node.index, self.protocol, pkt.dport), SS_LISTEN, node.name)
 
     def choose(self, node: Node, passes: Any) -> Any:
         """Pick the branch this trace follows: the requested endpoint, or by the seed."""
@@ -636,51 +857,62 @@ class _Walk:
 
     def userspace_proxy(self, node: Node, pkt: Header, chosen: Any) -> Header:
         """Userspace mode: the connection ends in kube-proxy, which opens a new one to a backend."""
-        place, ns = self.node_place(node)
         backend = _endpoint_of(chosen)
-        self.hop(place, ns, "kube-proxy socket", pkt, _key_line(chosen.lines).text if chosen.lines else "",
-                 f"kube-proxy process (node {node.name})",
-                 f"the connection ends in the kube-proxy process; it opens a NEW connection from the node to "
-                 f"{backend}: the backend sees the node's address, never the client's")
         if backend is None:
             why = next((st.note for _, st in reversed(chosen.hooks) if st.verdict == "PROXY"), "")
             raise _Drop(f"{why or 'kube-proxy has no backend for this Service'}: the client sees the connection "
-                        "accepted and then closed (userspace mode had no REJECT rule)")
+                        "accepted and then closed (userspace mode had no REJECT rule)" if self.protocol == "tcp" else
+                        f"{why or 'kube-proxy has no backend for this Service'}: the datagram is dropped",
+                        refused=self.protocol == "tcp")
+        self.hop(self.node_place(node), pkt, self.endpointslice_line(backend),
+                 f"the connection ends in the kube-proxy process; it picks {backend} from the Service's "
+                 "EndpointSlice and opens a NEW connection from the node to it: the backend sees the node's "
+                 "address, never the client's", via="kube-proxy socket")
         self.proxy_legs.append((node.index, pkt))
         host, _, port = backend.rpartition(":")
         new = Header(node.ip, _sport(node.ip, backend, 0), ipaddress.IPv4Address(host), int(port), self.protocol)
         return self.through_node(node, new, None)
 
+    def endpointslice_line(self, backend: str) -> Line:
+        """The row of ``kubectl get endpointslices`` that lists ``backend``."""
+        ns = self.target.entry.spec.namespace if isinstance(self.target, ServiceTarget) else "default"
+        text = self.c.kubectl_get_endpointslices(namespace=ns)
+        ip, _, port = backend.rpartition(":")
+        svc = self.target.entry.spec.name if isinstance(self.target, ServiceTarget) else ""
+        for row in text.splitlines()[1:]:
+            cells = row.split()
+            if cells and cells[0].startswith(svc) and ip in cells[3].split(",") and port in cells[2].split(","):
+                return Line(row, f"kubectl get endpointslices -n {ns}")
+        return Line(text.splitlines()[-1], f"kubectl get endpointslices -n {ns}")  # pragma: no cover
+
     # -- Azure
     def azure(self, pkt: Header, node: Node | None, routes: tuple[AzureRoute, ...] | None = None,
-              where: str | None = None) -> Header:
-        place, ns = self.vnet_place()
+              on: str | None = None, note_where: str = "") -> Header:
+        place = self.vnet_place()
         cfg = self.cfg
+        from_ = f"from {node.name}" if node is not None else "from outside the node subnet"
         if node is not None and cfg.plugin is Plugin.AZURE_CNI_OVERLAY and cfg.pod_cidr is not None \
                 and pkt.dst in cfg.pod_cidr:
             n = (int(pkt.dst) - int(cfg.pod_cidr.network_address)) >> 8
             if n >= self.c.node_count:
                 raise _Drop(f"no node owns {pkt.dst}: its /24 of the pod CIDR is not assigned to any node")
             dest = self.c._nodes[n]
-            self.hop(place, ns, f"from {node.name}", pkt,
-                     f"{dest.pod_cidr} -> {dest.name} ({dest.ip})", "Azure CNI Overlay routing domain",
-                     "Azure keeps each node's pod /24 in its own routing domain for the pod CIDR: no route "
-                     "table, no encapsulation; only cluster nodes can use it")
+            self.hop(place, pkt, Line(self.c.node_pod_cidr_row(n), NODE_POD_CIDRS),
+                     f"Azure keeps each node's pod /24 in its own routing domain for the pod CIDR: no route "
+                     f"table, no encapsulation; only cluster nodes can use it. Azure shows no table of it; it "
+                     f"follows the node's pod range {dest.pod_cidr}, which kubectl prints", into=from_)
             return self.through_node(dest, pkt, "eth0")
         if routes is None:
-            routes = self.c.vnet_routes()
-            where = "effective routes (node subnet aks-subnet)"
+            routes, on = self.c.vnet_routes(), node.name if node is not None else None
         r = lookup(routes, pkt.dst)
-        assert r is not None and where is not None
-        line = self.c.effective_route_line(r)
-        src_label = f"from {node.name}" if node is not None else "from outside the node subnet"
+        assert r is not None
+        line = Line(self.c.effective_route_row(r, routes), EFFECTIVE_ROUTES, on)
         kind = r.next_hop_type
         if kind == "VirtualAppliance":
             dest = self.c.owners(r.next_hop_ip)[0]  # type: ignore[arg-type]
-            self.hop(place, ns, src_label, pkt, self.c.route_table_line(r),
-                     f"az network route-table route list ({naming.route_table_name(cfg.name, cfg.resource_group)})",
+            self.hop(place, pkt, Line(self.c.route_table_line(r), ROUTE_TABLE),
                      f"kubenet's route for {r.address_prefix} sends the packet to node {dest.name}, which "
-                     "forwards for its pods (IP forwarding is enabled on the node's NIC)")
+                     "forwards for its pods (IP forwarding is enabled on the node's NIC)", into=from_)
             return self.through_node(dest, pkt, "eth0")
         if kind == "VnetLocal":
             owners = self.c.owners(pkt.dst)
@@ -688,43 +920,46 @@ class _Walk:
                 dest_node = owners[0] if isinstance(owners[0], Node) else self.c._nodes[owners[0].node]
                 what = "the node's primary address" if isinstance(owners[0], Node) else \
                     "one of the addresses Azure CNI reserved on that node's NIC"
-                self.hop(place, ns, src_label, pkt, line, where,
-                         f"{pkt.dst} is {what}: the VNet delivers it straight to {dest_node.name}'s NIC")
+                self.hop(place, pkt, line, f"{pkt.dst} is {what}: the VNet delivers it straight to "
+                         f"{dest_node.name}'s NIC{note_where}", into=from_)
                 uplink = "azure0" if self.c.node_dataplane(dest_node.index).bridge == "azure0" else "eth0"
-                return self.through_node(dest_node, pkt, uplink)
+                return self.through_node(dest_node, pkt, uplink, port="eth0" if uplink == "azure0" else None)
             host = _host_for_ip(self.c, pkt.dst)
             if host.kind == "vnet" and pkt.dst not in cfg.subnet_cidr:
-                self.hop(place, ns, src_label, pkt, line, where, "inside the VNet: delivered to the VM's NIC")
+                self.hop(place, pkt, line, f"inside the VNet: delivered to the VM's NIC{note_where}", into=from_)
                 return self.deliver_host(host, pkt)
+            self.hop(place, pkt, line, f"{pkt.dst} is in the VNet's address space{note_where}", into=from_)
             raise _Drop(f"no NIC in the VNet has the address {pkt.dst}")
         if kind == "Internet":
-            nat = None
             if self.reply_of is None and pkt.src.is_private:
                 new = dataclasses.replace(pkt, src=OUTBOUND_PUBLIC_IP)
-                nat = f"SNAT {pkt.src} -> {OUTBOUND_PUBLIC_IP} (the cluster load balancer's outbound public IP)"
-                self.hop(place, ns, src_label, new, line, where,
-                         "leaving Azure: outbound traffic gets the cluster's public address", nat)
+                nat = Nat("SNAT", (pkt.src, pkt.sport), (OUTBOUND_PUBLIC_IP, pkt.sport),
+                          by="the cluster load balancer's outbound public IP")
+                self.hop(place, new, line, "leaving Azure: outbound traffic gets the cluster's public address "
+                         f"(outbound rule {OUTBOUND_RULE_NAME} of load balancer kubernetes)", into=from_,
+                         before=pkt, nat=(nat,))
                 self.conntrack.append(("azure", pkt, new))
+                self.masquerade.append(("azure", pkt.src, OUTBOUND_PUBLIC_IP))
                 pkt = new
             else:
-                self.hop(place, ns, src_label, pkt, line, where, "leaving Azure for the internet")
+                self.hop(place, pkt, line, "leaving Azure for the internet", into=from_)
             return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
         if kind == "VNetPeering":
-            self.hop(place, ns, src_label, pkt, line, where, "the peering carries it to the other VNet")
+            self.hop(place, pkt, line, "the peering carries it to the other VNet", into=from_)
             return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
         if kind == "VirtualNetworkGateway":
-            self.hop(place, ns, src_label, pkt, line, where, "the VPN gateway carries it on premises")
+            self.hop(place, pkt, line, "the VPN gateway carries it on premises", into=from_)
             return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
-        self.hop(place, ns, src_label, pkt, line, where, "next hop None: Azure drops the packet")
+        self.hop(place, pkt, line, "next hop None: Azure drops the packet", into=from_)
         raise _Drop(self.none_reason(pkt.dst, node is not None))
 
     def azure_lb(self, host: Host, pkt: Header) -> Header:
         """A client outside the cluster reaches a LoadBalancer Service's public address."""
         from . import azurelb
 
-        self.hop(host.place, host.kind, "out eth0", pkt, "default via the internet", "internet routing",
-                 f"{pkt.dst} is a public address of the cluster's Azure load balancer")
-        place, ns = "Azure load balancer kubernetes", "Azure SDN"
+        self.hop(self.host_place(host), pkt, Line(str(self.c.host_routes(host)[0]), "ip route", host.name),
+                 f"{pkt.dst} is a public address of the cluster's Azure load balancer", out="eth0")
+        place = Place("load balancer", "kubernetes", "Azure SDN")
         rule = azurelb.rule_for(self.c, pkt.dst, pkt.dport, self.protocol)
         if rule is None:
             entry = self.target.entry
@@ -734,9 +969,9 @@ class _Walk:
         health = azurelb.healthy_nodes(self.c, rule)
         healthy = [n for n, ok, _ in health if ok]
         state = "; ".join(f"{n.name}: {why}" for n, _, why in health)
+        rule_line = Line(azurelb.rule_line(self.c, rule), LB_RULES)
         if not healthy:
-            self.hop(place, ns, f"frontend {rule.frontend}", pkt, azurelb.rule_line(self.c, rule),
-                     "az network lb rule list (load balancer kubernetes)", f"health probes: {state}")
+            self.hop(place, pkt, rule_line, f"health probes: {state}", into=f"frontend {rule.frontend}")
             raise _Drop("every node failed the load balancer's health probe, so it has nowhere to send the "
                         "connection (with externalTrafficPolicy Local, only nodes running an endpoint pass)")
         node = None
@@ -751,8 +986,7 @@ class _Walk:
                 f"port {rule.backend_port}, floating IP on, so the destination stays {pkt.dst}; the source stays the "
                 f"client's. Health probes: {state}. Azure picked {node.name} (it hashes the connection's addresses "
                 f"and ports over the healthy nodes)")
-        self.hop(place, ns, f"frontend {rule.frontend}", pkt, azurelb.rule_line(self.c, rule),
-                 "az network lb rule list (load balancer kubernetes)", note)
+        self.hop(place, pkt, rule_line, note, into=f"frontend {rule.frontend}")
         return self.through_node(node, pkt, "eth0")
 
     def none_reason(self, dst: IPv4Address, from_node_subnet: bool) -> str:
@@ -766,6 +1000,11 @@ class _Walk:
         if cfg.pod_cidr is not None and dst in cfg.pod_cidr:
             return (f"{dst} is an Azure CNI Overlay pod address: pod addresses from the overlay range are "
                     "reachable only from the cluster's own nodes and pods. Expose the pod through a Service")
+        if dst in cfg.service_cidr:
+            return (f"{dst} is in the service CIDR {cfg.service_cidr}: a ClusterIP is virtual, and only kube-proxy's "
+                    "rules on a node give it a meaning. No rule matched this port (the Service does not have it), so "
+                    "the node routed the packet like any other, to Azure, which has no route for the range and drops "
+                    "it: the client waits for a timeout")
         if cfg.plugin is Plugin.NONE and dst in cfg.docker_bridge_cidr.network:
             return (f"{dst} exists only behind a node's stand-alone docker0 bridge: the VNet has no route to "
                     "172.17.0.0/16, and every node reuses that range")
@@ -773,72 +1012,68 @@ class _Walk:
 
     # -- hosts around the cluster
     def deliver_host(self, host: Host, pkt: Header) -> Header:
-        self.hop(host.place, host.kind, "in eth0", pkt, f"local {host.ip}", "the host's own address",
-                 f"{host.ip} is this host's own address: the packet has arrived")
+        self.hop(self.host_place(host), pkt, Line(local_route(host.ip, "eth0"), LOCAL_TABLE, host.name),
+                 f"{host.ip} is this host's own address: the packet has arrived", into="eth0")
         self.end = host
         return pkt
 
     def from_host(self, host: Host, pkt: Header) -> Header:
         cfg = self.cfg
-        place = host.place
+        place = self.host_place(host)
+        default = Line(str(self.c.host_routes(host)[0]), "ip route", host.name)
         if self.reply_of is not None:
             for where, before, after in self.reply_of.conntrack:
                 if where == "azure" and pkt.dst == after.src and pkt.dport == after.sport:
-                    self.hop(place, host.kind, "out eth0", pkt, "default via the internet", "internet routing",
-                             f"the reply goes to {pkt.dst}, the cluster's outbound public address")
+                    self.hop(place, pkt, default,
+                             f"the reply goes to {pkt.dst}, the cluster's outbound public address", out="eth0")
                     new = Header(pkt.src, pkt.sport, before.src, before.sport, self.protocol)
-                    vplace, vns = self.vnet_place()
-                    self.hop(vplace, vns, "from the internet", new,
-                             f"{OUTBOUND_RULE_NAME}: {after.src}:{after.sport} -> {before.src}:{before.sport}",
-                             "az network lb outbound-rule list (load balancer kubernetes)",
-                             "Azure's outbound rule remembers the flow and reverses its SNAT",
-                             f"un-SNAT destination {pkt.dst}:{pkt.dport} -> {new.dst}:{new.dport}")
-                    return self.azure(new, None)
+                    self.hop(self.vnet_place(), new, Line(self.c.outbound_rule_row(), LB_OUTBOUND),
+                             f"Azure's outbound rule {OUTBOUND_RULE_NAME} remembers the flow and reverses its SNAT",
+                             into="from the internet", before=pkt,
+                             nat=(Nat("un-SNAT", (pkt.dst, pkt.dport), (new.dst, new.dport)),))
+                    return self.azure(new, None, self.c.vnet_routes(), None)
         if isinstance(self.target, ServiceTarget) and self.target.via == "load balancer":
             return self.azure_lb(host, pkt)
         if host.kind == "internet":
             if pkt.dst.is_private:
-                self.hop(place, "internet", "out eth0", pkt, "default via the internet", "internet routing",
-                         "private addresses (RFC 1918) are not routed on the internet")
+                self.hop(place, pkt, default, "private addresses (RFC 1918) are not routed on the internet",
+                         out="eth0")
                 raise _Drop(
                     f"{pkt.dst} is a private address, reachable only inside Azure: nothing on the internet "
                     "routes to it. A LoadBalancer Service (notebook 07) gives the pod a public front door")
-            self.hop(place, "internet", "out eth0", pkt, "default via the internet", "internet routing")
+            self.hop(place, pkt, default, "", out="eth0")
             return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
         if host.kind == "vnet":
-            sys_routes = tuple(r for r in self.c.vnet_routes() if r.source == "Default")
-            gw = ipaddress.IPv4Network(f"{host.ip}/{cfg.subnet_cidr.prefixlen}", strict=False).network_address + 1
-            self.hop(place, "VM", "out eth0", pkt, f"default via {gw} dev eth0",
-                     "ip route (the VM)", "the VM sends it to Azure; its subnet has no route table attached")
-            return self.azure(pkt, None, sys_routes, "effective routes (the VM's subnet, no route table)")
+            self.hop(place, pkt, default, "the VM sends it to Azure; its subnet has no route table attached",
+                     out="eth0")
+            return self.azure(pkt, None, system_routes(self.c), host.name)
         if host.kind == "peered":
-            routes = (
-                AzureRoute("VNet address space", cfg.peered_cidr, "VnetLocal", source="Default"),
-                AzureRoute("peering", cfg.vnet_cidr, "VNetPeering", source="Default"),
-                AzureRoute("internet", ipaddress.IPv4Network("0.0.0.0/0"), "Internet", source="Default"),
-            ) + tuple(AzureRoute("private range", ipaddress.IPv4Network(n), "None", source="Default")
-                      for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+            routes = peered_routes(cfg)
             r = lookup(routes, pkt.dst)
             assert r is not None
-            self.hop(place, "peered VNet", "out eth0", pkt, self.c.effective_route_line(r),
-                     "effective routes (the peered VNet's subnet)",
+            self.hop(place, pkt, Line(self.c.effective_route_row(r, routes), EFFECTIVE_ROUTES, host.name),
                      "the peering covers the cluster VNet's address space "
                      f"{cfg.vnet_cidr} only" if r.next_hop_type != "VNetPeering" else
-                     f"{pkt.dst} is in the cluster VNet's address space: across the peering")
+                     f"{pkt.dst} is in the cluster VNet's address space: across the peering", out="eth0")
             if r.next_hop_type != "VNetPeering":
                 raise _Drop(self.none_reason(pkt.dst, False))
-            sys_routes = tuple(r for r in self.c.vnet_routes() if r.source == "Default")
-            return self.azure(pkt, None, sys_routes, "effective routes (arriving over the peering)")
-        # on premises: the VPN gateway advertises the VNet's address space only
-        if pkt.dst in cfg.vnet_cidr:
-            self.hop(place, "on premises", "out eth0", pkt, f"{cfg.vnet_cidr} via VPN gateway",
-                     "on-premises router (routes learned from the VPN gateway)",
-                     "the VPN gateway advertises the VNet's address space")
-            sys_routes = tuple(r for r in self.c.vnet_routes() if r.source == "Default")
-            return self.azure(pkt, None, sys_routes, "effective routes (GatewaySubnet)")
-        self.hop(place, "on premises", "out eth0", pkt, "default via the local internet breakout",
-                 "on-premises router (routes learned from the VPN gateway)",
-                 f"the VPN gateway advertises only {cfg.vnet_cidr}")
+            return self.azure(pkt, None, system_routes(self.c), "vnet-vm",
+                              " (arriving over the peering, it follows the VNet's system routes, which the "
+                              "VM's NIC in the VNet shows)")
+        # on premises: the host's router reaches the VNet through the VPN tunnel
+        self.hop(place, pkt, default, "the host sends it to its router", out="eth0")
+        router = self.c.host_routes("onprem-router")
+        r = lookup(router, pkt.dst)
+        assert r is not None
+        rplace = Place("router", "onprem-router", "on premises", label="on-premises router")
+        if r.dev == "vti0":
+            self.hop(rplace, pkt, Line(str(r), "ip route", "onprem-router"),
+                     "the VPN tunnel to Azure's VPN gateway carries the VNet's address space", into="lan0", out="vti0")
+            return self.azure(pkt, None, system_routes(self.c), "vnet-vm",
+                              " (arriving through the VPN gateway, it follows the VNet's system routes, which the "
+                              "VM's NIC in the VNet shows)")
+        self.hop(rplace, pkt, Line(str(r), "ip route", "onprem-router"),
+                 f"only {cfg.vnet_cidr} goes through the VPN tunnel", into="lan0", out=r.dev)
         raise _Drop(self.none_reason(pkt.dst, False) if pkt.dst.is_private else
                     f"{pkt.dst} is not reachable from on premises")
 
@@ -947,7 +1182,7 @@ def _default_port(target: Any, port: int | None, via_node_port: bool) -> int:
 
 
 def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, protocol: str = "tcp",
-          endpoint: str | None = None, seed: int = 0, all_hooks: bool = False) -> Trace:
+          endpoint: str | None = None, seed: int = 0, all_hooks: bool = False, after: "Trace | None" = None) -> Trace:
     """Walk one packet from ``src`` to ``dst`` and explain every hop.
 
     Args:
@@ -958,13 +1193,17 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
             write ``"pod:web"`` for the pod), a ClusterIP, a load balancer IP, or
             ``"<node name or IP>:<nodePort>"``.
         port: destination port (1-65535); by default the Service's first port, the pod's
-            first declared container port, or 80.
+            first declared container port, or 80. A port the Service does not have is left to
+            the rules, as a real packet is (nftables mode rejects it, iptables mode has no rule).
         protocol: ``"tcp"``, ``"udp"`` or ``"sctp"``.
         endpoint: where kube-proxy picks among endpoints, follow this one (``"IP:port"``).
         seed: otherwise, the seed of the deterministic random choice.
         all_hooks: show a hop for every netfilter hook the packet passes on a node
             (PREROUTING, INPUT or FORWARD, OUTPUT, POSTROUTING), also where no rule changed or
             judged it; by default only the hooks that decided something are shown.
+        after: an earlier trace from the same client: this is a new connection (a new source
+            port) made after it, so kube-proxy's ClientIP affinity (``sessionAffinity:
+            ClientIP``) sends it to the endpoint the earlier one reached, in every mode.
     """
     proto = str(protocol).lower()
     if proto not in ("tcp", "udp", "sctp"):
@@ -976,6 +1215,9 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
     if endpoint is not None and (not isinstance(endpoint, str) or not _is_host_port(endpoint)):
         raise ConfigError(f"endpoint={endpoint!r}: give an endpoint as 'IP:port', for example '10.244.1.2:8080' "
                           "(the Service's endpoints are listed by cluster.services[name].endpoints)")
+    if after is not None and not isinstance(after, Trace):
+        raise ConfigError(f"after={after!r}: give the trace of the earlier connection, as cluster.trace(...) "
+                          "returned it")
     s = _resolve(cluster, src, "source")
     if str(dst).strip() in ("localhost", "127.0.0.1"):
         if isinstance(s, Host):
@@ -991,15 +1233,19 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
             dst_ip = d if isinstance(d, ipaddress.IPv4Address) else d.ip
         _check_destination(dst_ip, dst)
     port = _default_port(d, port, False)
-    if isinstance(d, ServiceTarget) and d.via == "cluster IP" and not any(
-            p.port == port and p.protocol.lower() == proto for p in d.entry.spec.ports):
-        ports = ", ".join(f"{p.port}/{p.protocol}" for p in d.entry.spec.ports)
-        raise ConfigError(f"Service {d.name} has no port {port}/{proto.upper()}: its ports are {ports}")
     src_ip = _source_address(cluster, s, dst_ip)
-    pkt = Header(src_ip, _sport(src_ip, dst_ip, port), dst_ip, port, proto)
+    if after is not None and after.hops and after.hops[0].packet.src != src_ip:
+        raise ConfigError(f"after=: the earlier connection came from {after.hops[0].packet.src}, this one from "
+                          f"{src_ip}; affinity and connection tracking follow one client, so trace from the same "
+                          "source")
+    previous = 0
+    t = after
+    while t is not None:
+        previous, t = previous + 1, t.previous
+    pkt = Header(src_ip, _sport(src_ip, dst_ip, port if not previous else f"{port}#{previous}"), dst_ip, port, proto)
     if not isinstance(all_hooks, bool):
         raise ConfigError(f"all_hooks={all_hooks!r}: give True or False")
-    walk = _Walk(cluster, d, proto, endpoint=endpoint, seed=seed)
+    walk = _Walk(cluster, d, proto, endpoint=endpoint, seed=seed, after=after)
     walk.all_hooks = all_hooks
     try:
         if isinstance(s, Pod):
@@ -1010,7 +1256,8 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
             walk.from_host(s, pkt)
         verdict, reason = _judge(cluster, walk, d)
     except _Drop as drop:
-        verdict, reason = Verdict.DROPPED, drop.reason
+        verdict = Verdict.REFUSED if drop.refused else Verdict.DROPPED
+        reason = drop.reason
     if endpoint is not None and walk.choices and not any(endpoint in dict(opts) for _, opts, _ in walk.choices):
         offered = sorted({ep for _, opts, _ in walk.choices for ep, _ in opts if ":" in ep})
         raise NotFoundError(f"endpoint {endpoint!r} is not one kube-proxy could pick for this packet; it could pick "
@@ -1019,14 +1266,15 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         raise NotFoundError(f"endpoint={endpoint!r}, but this packet meets no Service, so there is no endpoint to "
                             "choose; leave endpoint out, or trace to a Service")
     reply = None
-    if verdict is not Verdict.DROPPED and walk.hops and str(dst).strip() not in ("localhost", "127.0.0.1"):
+    if verdict in (Verdict.DELIVERED, Verdict.MISDELIVERED) and walk.hops \
+            and str(dst).strip() not in ("localhost", "127.0.0.1"):
         reply = _reply(cluster, walk, s, pkt, proto)
     dst_label = "localhost" if str(dst).strip() in ("localhost", "127.0.0.1") else _label(d)
     if isinstance(d, ServiceTarget):
         dst_label = f"Service {d.name} ({d.via} {dst_ip}:{port})"
     elif isinstance(d, Node) and port and str(dst).strip().endswith(f":{port}"):
         dst_label = f"node {d.name} port {port} ({d.ip}:{port})"
-    return Trace(
+    result = Trace(
         source=_label(s),
         destination=dst_label,
         protocol=proto,
@@ -1038,7 +1286,53 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         listener=walk.listener,
         choices=tuple(walk.choices),
         reply=reply,
+        masquerade=tuple(walk.masquerade),
+        affinity=tuple(walk.affinity) + (after.affinity if after is not None else ()),
+        connections=tuple(walk.conntrack),
+        previous=after,
     )
+    return _with_conntrack(cluster, result)
+
+
+def conntrack_entries(cluster: "Cluster", t: Trace) -> dict[Any, list[str]]:
+    """The entries ``conntrack -L`` shows after trace ``t``, per node index (and ``"azure"``),
+    in the state the connection is left in: ``ESTABLISHED [ASSURED]`` once the reply came back,
+    ``CLOSE`` after a reset, ``[UNREPLIED]`` when no answer came."""
+    answered = t.reply is not None and t.reply.verdict is Verdict.DELIVERED
+    out: dict[Any, list[str]] = {}
+    for where, before, after in t.connections:
+        orig = (before.src, before.dst, before.sport, before.dport)
+        reply = (after.dst, after.src, after.dport, after.sport)
+        if answered:
+            line = conntrack_line(t.protocol, orig, reply)
+        elif t.verdict is Verdict.REFUSED and t.protocol == "tcp":
+            line = conntrack_line(t.protocol, orig, reply, state="CLOSE", assured=False)
+        else:
+            line = conntrack_line(t.protocol, orig, reply, state="SYN_SENT", assured=False, unreplied=True)
+        out.setdefault(where, []).append(line)
+    return out
+
+
+def _with_conntrack(cluster: "Cluster", t: Trace) -> Trace:
+    """Fill each NAT hop's conntrack entry with the line ``conntrack -L`` shows after the trace."""
+    if not any(h.conntrack is not None and h.conntrack.created for h in t.hops):
+        return t
+    entries = conntrack_entries(cluster, t)
+    by_name = {cluster._nodes[w].name: lines for w, lines in entries.items() if w != "azure"}
+    hops = []
+    for h in t.hops:
+        if h.conntrack is not None and h.conntrack.created and h.place.kind == "node":
+            lines = [ln for ln in by_name.get(h.place.name, ())
+                     if f"src={h.before.src} dst={h.before.dst} sport={h.before.sport} dport={h.before.dport} " in ln
+                     or f"src={h.packet.src} dst={h.packet.dst} sport={h.packet.sport} dport={h.packet.dport} " in ln]
+            if not lines:
+                lines = [ln for ln in by_name.get(h.place.name, ()) if f"sport={h.before.sport} " in ln]
+            if lines:
+                h = dataclasses.replace(h, conntrack=Conntrack(Line(lines[0], "conntrack -L", h.place.name), True))
+            else:
+                h = dataclasses.replace(h, conntrack=None)
+        hops.append(h)
+    return dataclasses.replace(t, hops=tuple(hops))
 
 
 def _reply(cluster: "Cluster", walk: _Walk, source: Any, request: Header, proto: str) -> Trace:
@@ -1060,9 +1354,9 @@ def _reply(cluster: "Cluster", walk: _Walk, source: Any, request: Header, proto:
             if rw.end is not node and rw.end != node:
                 break
             answer = Header(leg.dst, leg.dport, leg.src, leg.sport, proto)
-            rw.hop(f"node {node.name}", "root netns", "kube-proxy socket", answer,
-                   f"proxy socket {leg.dst}:{leg.dport}", f"kube-proxy process (node {node.name})",
-                   "kube-proxy copies the backend's answer onto the client's own connection")
+            rw.hop(rw.node_place(node), answer, rw.proxy_socket_line(node, leg),
+                   "kube-proxy copies the backend's answer onto the client's own connection, whose socket "
+                   "it accepted on this port", via="kube-proxy socket")
             rw.end = None
             rw.reply_through_node(node, answer, None)
         if rw.end == source or rw.end is source:
@@ -1080,18 +1374,12 @@ def _reply(cluster: "Cluster", walk: _Walk, source: Any, request: Header, proto:
     except _Drop as drop:
         verdict, reason = Verdict.DROPPED, drop.reason
     return Trace(_label(end), _label(source), proto, back.dport, tuple(rw.hops), verdict, reason,
-                 _label(rw.end) if rw.end is not None else None)
+                 _label(rw.end) if rw.end is not None else None, masquerade=tuple(rw.masquerade))
 
 
 def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str]:
     end = walk.end
-    if isinstance(intended, ServiceTarget):
-        return Verdict.DELIVERED, f"delivered to {_label(end)}, an endpoint of Service {intended.name}"
-    if isinstance(intended, ipaddress.IPv4Address) or end is intended or end == intended:
-        return Verdict.DELIVERED, f"delivered to {_label(end)}"
-    if isinstance(intended, Node) and isinstance(end, Pod):
-        return Verdict.DELIVERED, f"delivered to {_label(end)} (a Service behind the node's port)"
-    if isinstance(intended, Pod) and isinstance(end, Pod):
+    if isinstance(intended, Pod) and isinstance(end, Pod) and end != intended:
         same_ip = end.ip == intended.ip
         why = (f" Both have the address {end.ip}: with plugin 'none' every node's docker0 hands out the same "
                "172.17.0.0/16 range, so an address does not say which node a pod is on."
@@ -1099,6 +1387,20 @@ def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str
         return Verdict.MISDELIVERED, (
             f"the packet for pod {intended.name} on {cluster._nodes[intended.node].name} reached pod "
             f"{end.name} on {cluster._nodes[end.node].name} instead.{why}")
+    if isinstance(end, Pod) and walk.listener is None:
+        answer = {"tcp": "a TCP reset (connection refused)", "udp": "an ICMP port unreachable",
+                  "sctp": "an SCTP ABORT"}[walk.protocol]
+        port = walk.hops[-1].packet.dport
+        declared = sorted({f"{p.protocol.lower()}/{p.port}" for c in end.containers for p in c.ports})
+        return Verdict.REFUSED, (f"the packet reached {_label(end)}, but nothing there listens on "
+                                 f"{walk.protocol}/{port} ({'its containers declare ' + ', '.join(declared) if declared else 'its containers declare no ports'}): "
+                                 f"the kernel answers with {answer}")
+    if isinstance(intended, ServiceTarget):
+        return Verdict.DELIVERED, f"delivered to {_label(end)}, an endpoint of Service {intended.name}"
+    if isinstance(intended, ipaddress.IPv4Address) or end is intended or end == intended:
+        return Verdict.DELIVERED, f"delivered to {_label(end)}"
+    if isinstance(intended, Node) and isinstance(end, Pod):
+        return Verdict.DELIVERED, f"delivered to {_label(end)} (a Service behind the node's port)"
     return Verdict.DELIVERED, f"delivered to {_label(end)}"
 
 
@@ -1154,8 +1456,10 @@ def _hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
     if step.note:
         return f"{what}: {step.note}."
     if any(_target(line) == "REDIRECT" for line in step.lines):
-        return (f"{what}: kube-proxy's rule REDIRECTs the connection to port {new.dport} on this node, where the "
-                "kube-proxy process listens for this Service (userspace mode).")
+        where = ("127.0.0.1, as for every packet the node sends itself" if hook == "OUTPUT" else
+                 f"{new.dst}, the address of the interface the packet came in on")
+        return (f"{what}: kube-proxy's rule REDIRECTs the connection to port {new.dport} of {where}; the "
+                "kube-proxy process listens there for this Service (userspace mode).")
     if new.dst != cur.dst or new.dport != cur.dport:
         return (f"{what}: kube-proxy's rules matched the Service address {cur.dst}:{cur.dport} and rewrote the "
                 f"destination to the endpoint {new.dst}:{new.dport} (DNAT); conntrack will undo it on the reply.")
@@ -1208,6 +1512,12 @@ def _refusal(ps: Any) -> str:
     elif "has no local endpoints" in text:
         why = ("the Service's traffic policy is Local and this node runs none of its endpoints, so kube-proxy DROPs "
                "the packet (a load balancer's health probe keeps external traffic away from such nodes)")
+    elif "invalid ports of ClusterIPs" in text or "KUBE-IPVS-IPS dst -j REJECT" in text:
+        why = ("the address is a Service's, but no Service has this port on it: kube-proxy REJECTs new connections "
+               "to any other port of a Service address, so the client gets 'connection refused' at once")
+    elif " -j REDIRECT" in text:
+        why = ("REDIRECT sends a packet to the first address of the interface it came in on, and this one has "
+               "none (Azure CNI's pod veths carry no IPv4 address), so the kernel drops it")
     elif "not accepted by" in text or "firewall" in text.lower():
         why = "the source is not in the Service's loadBalancerSourceRanges, so kube-proxy's firewall DROPs it"
     else:

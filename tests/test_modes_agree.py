@@ -37,6 +37,8 @@ def test_every_mode_reaches_every_service_with_endpoints_and_agrees(c, pick):
     for svc in ("svc-a", "svc-b", "svc-c"):
         results = {}
         for mode in MODES:
+            if mode == "userspace" and c.plugin.value != "kubenet":
+                continue  # REDIRECT needs an address on the pod's interface: see test_userspace_redirect_*
             t = c.with_proxy_mode(mode).trace(src, svc, port=80)
             results[mode] = t
             has_endpoints = bool(c.services[svc].endpoints)
@@ -69,9 +71,9 @@ def test_ipvs_shows_kube_ipvs0_and_the_virtual_server():
          .with_proxy_mode("ipvs"))
     t = c.trace("client", "w")
     assert t.delivered
-    assert any("dev kube-ipvs0" in h.decided_by for h in t.hops)
+    assert any("dev kube-ipvs0" in h.decided_by.text for h in t.hops)
     ipvs_hop = next(h for h in t.hops if h.table.startswith("ipvsadm"))
-    assert ipvs_hop.decided_by.strip() in c.nodes[0].ipvsadm()
+    assert ipvs_hop.decided_by.text.strip() in c.nodes[0].ipvsadm()
     assert f"inet {c.services['w'].cluster_ip}/32 scope global kube-ipvs0" in c.nodes[0].ip_addr()
 
 
@@ -79,3 +81,29 @@ def test_views_of_other_modes_say_which_mode_runs():
     c = nl.Cluster.aks("kubenet")
     assert "runs in iptables mode, not ipvs mode" in c.nodes[0].ipvsadm()
     assert "with_proxy_mode('nftables')" in c.nodes[0].nft_list()
+
+
+def test_userspace_redirect_goes_to_the_incoming_interfaces_address_as_the_kernel_does():
+    web = [nl.Container("srv", ports=[80])]
+    c = (nl.Cluster.aks("kubenet", nodes=2).add_pod("w", node=1, labels={"app": "w"}, containers=web)
+         .add_pod("client", node=0).add_service("w", selector={"app": "w"}, ports=[80])
+         .with_proxy_mode("userspace"))
+    t = c.trace("client", "w")
+    redirect = next(n for n in t.nat if n.kind == "REDIRECT")
+    assert str(redirect.after[0]) == "10.244.0.1"  # cbr0's address: the pod's packet came in on cbr0
+    # The kernel's rule for REDIRECT, on the evaluator: OUTPUT goes to 127.0.0.1, an arriving packet to the first
+    # address of its interface, and one whose interface has no address is dropped.
+    from netlab.netfilter import Context, Packet, Rule, evaluate
+
+    ctx = Context(interface_addresses=(("cbr0", "10.244.0.1"), ("eth0", "10.224.0.4")))
+    for chain, iface, want in (("OUTPUT", None, "127.0.0.1"), ("PREROUTING", "cbr0", "10.244.0.1"),
+                               ("PREROUTING", "eth0", "10.224.0.4"), ("PREROUTING", "azv1", None)):
+        rules = (Rule("nat", chain, (), "REDIRECT", ("--to-ports", "30000")),)
+        out = evaluate(rules, "nat", chain, Packet("10.244.0.2", "10.0.0.12", 40000, 80, "tcp", in_interface=iface), ctx)
+        if want is None:
+            assert out[0].verdict.value == "DROP"
+        else:
+            assert str(out[0].packet.dst) == want and out[0].packet.dport == 30000
+    # Azure CNI's pod veths carry no IPv4 address: the kernel has nowhere to redirect to and drops the packet.
+    azure = c.with_plugin("azure-cni").trace("client", "w")
+    assert azure.verdict is nl.Verdict.DROPPED and "has none" in azure.reason

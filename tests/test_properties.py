@@ -59,7 +59,9 @@ def test_every_pod_reaches_every_other_pod(c):
     for a in pods:
         for b in pods:
             t = c.trace(a, b)
-            assert t.delivered, str(t)
+            # it arrives; whether it is answered depends on a listener (a closed port is refused)
+            assert t.verdict in (nl.Verdict.DELIVERED, nl.Verdict.REFUSED), str(t)
+            assert (t.verdict is nl.Verdict.DELIVERED) == (t.listener is not None)
             assert t.delivered_to.startswith(f"pod {b.split('/')[-1]} ")
             assert not t.nat  # pod-to-pod keeps the pod's own address
 
@@ -71,7 +73,7 @@ def test_none_plugin_never_delivers_across_nodes(c):
         for b in pods:
             t = c.trace(a.name, b.name)
             if a.node.index == b.node.index:
-                assert t.delivered
+                assert t.verdict in (nl.Verdict.DELIVERED, nl.Verdict.REFUSED)
             else:
                 assert t.verdict in (nl.Verdict.DROPPED, nl.Verdict.MISDELIVERED)
 

@@ -173,9 +173,9 @@ def test_pod_to_cluster_ip_is_dnated_without_masquerade(shop):
     assert t.delivered and t.listener == "nginx"
     assert t.endpoints == ("10.244.0.2:8080", "10.244.1.2:8080")
     assert t.seen_source == shop.pods["client"].ip
-    dnat = [h for h in t.hops if h.nat and h.nat.startswith("DNAT")]
-    assert len(dnat) == 1 and dnat[0].decided_by.endswith(f"-j DNAT --to-destination {dnat[0].packet.dst}:8080")
-    assert dnat[0].rules[0] == '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'
+    dnat = [h for h in t.hops if h.nat and h.nat[0].kind == "DNAT"]
+    assert len(dnat) == 1 and dnat[0].decided_by.text.endswith(f"-j DNAT --to-destination {dnat[0].packet.dst}:8080")
+    assert dnat[0].rules[0].text == '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'
 
 
 def test_explicit_endpoint_and_seed_choose_the_branch(shop):
@@ -224,7 +224,7 @@ def test_pod_to_local_policy_nodeport_is_short_circuited_to_all_endpoints(shop):
     n2 = c.nodes[2]
     t = c.trace("client2", f"{n2.ip}:{c.services['web-local'].ports[0].node_port}")
     assert t.delivered and t.seen_source == c.pods["client2"].ip
-    assert any("pod traffic for default/web-local" in r for h in t.hops for r in h.rules)
+    assert any("pod traffic for default/web-local" in r for h in t.hops for r in (x.text for x in h.rules))
 
 
 def test_pod_to_another_nodes_local_nodeport_is_masqueraded_first_and_dropped(shop):
@@ -233,7 +233,7 @@ def test_pod_to_another_nodes_local_nodeport_is_masqueraded_first_and_dropped(sh
     n2 = shop.nodes[2]
     t = shop.trace("client", f"{n2.ip}:{shop.services['web-local'].ports[0].node_port}")
     assert t.verdict is nl.Verdict.DROPPED and "has no local endpoints" in t.reason
-    assert any(h.nat and "SNAT" in h.nat for h in t.hops)
+    assert any(h.nat and "SNAT" in h.nat_text for h in t.hops)
 
 
 def test_load_balancer_local_policy_reaches_only_healthy_nodes(shop):
@@ -259,7 +259,7 @@ def test_hairpin_is_masqueraded(shop):
 
 def test_service_without_endpoints_is_rejected(shop):
     t = shop.trace("client", "empty")
-    assert t.verdict is nl.Verdict.DROPPED
+    assert t.verdict is nl.Verdict.REFUSED
     assert "has no endpoints" in t.reason and "REJECT" in t.reason
 
 
@@ -267,7 +267,7 @@ def test_client_ip_affinity_rules_are_matched(shop):
     c = shop.add_service("sticky", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}],
                          session_affinity="ClientIP")
     t = c.trace("client", "sticky")
-    assert any("-m recent" in r and "--set" in r for h in t.hops for r in h.rules)
+    assert any("-m recent" in r and "--set" in r for h in t.hops for r in (x.text for x in h.rules))
 
 
 def test_load_balancer_source_ranges_drop_others():
@@ -289,7 +289,7 @@ def test_reply_comes_back_from_the_service_address(shop):
 def test_dns_query_to_kube_dns_without_coredns_is_rejected():
     c = nl.Cluster.aks("kubenet").add_pod("a")
     t = c.trace("a", "kube-system/kube-dns", port=53, protocol="udp")
-    assert t.verdict is nl.Verdict.DROPPED and "no endpoints" in t.reason
+    assert t.verdict is nl.Verdict.REFUSED and "no endpoints" in t.reason
 
 
 def test_kubernetes_service_goes_to_the_api_server(shop):
@@ -297,9 +297,18 @@ def test_kubernetes_service_goes_to_the_api_server(shop):
     assert t.delivered and "203.0.113.100" in t.delivered_to
 
 
-def test_service_port_that_does_not_exist(shop):
-    with pytest.raises(nl.ConfigError, match=r"Service default/web has no port 81/TCP: its ports are 80/TCP"):
-        shop.trace("client", "web", port=81)
+@pytest.mark.parametrize("mode, verdict, line", [
+    ("iptables", "dropped", "10.0.0.0/8        None"),  # no rule matches: routed to Azure, which drops it
+    ("userspace", "dropped", "10.0.0.0/8        None"),
+    ("nftables", "refused", 'ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"'),
+    ("ipvs", "refused", "--match-set KUBE-IPVS-IPS dst -j REJECT"),
+])
+def test_service_port_that_does_not_exist_is_left_to_the_rules(shop, mode, verdict, line):
+    t = shop.with_proxy_mode(mode).trace("client", "web", port=81)
+    assert t.verdict.value == verdict and line in t.hops[-1].decided_by.text
+    assert not t.choices  # no Service port matched, so kube-proxy chose no endpoint
+    if verdict == "dropped":
+        assert "service CIDR" in t.reason and "does not have it" in t.reason
 
 
 def test_every_hook_line_is_in_the_nodes_iptables_save(shop):
@@ -307,9 +316,9 @@ def test_every_hook_line_is_in_the_nodes_iptables_save(shop):
     saves = {n.name: n.iptables_save() for n in shop.nodes}
     for h in t.hops:
         if h.table.startswith("iptables-save"):
-            node = h.table.split("node ")[1].rstrip(")")
+            node = h.decided_by.on
             for r in h.rules:
-                assert r in saves[node].splitlines()
+                assert r.text in saves[node].splitlines() and r.on == node
 
 
 def test_with_plugin_keeps_services_and_the_proxy_mode(shop):

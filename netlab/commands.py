@@ -1,0 +1,355 @@
+"""One way to print any view: the command a learner would type, where they would type it.
+
+``cluster.run(command, on=...)`` returns the text the real tool prints. ``on`` is a node
+(its name or index), a pod (``"web-0"``, ``"kube-system/coredns-..."``), or a host around the
+cluster (``"internet"``, ``"vnet-vm"``, ``"peered-vm"``, ``"onprem-host"``, ``"onprem-router"``);
+``kubectl`` and ``az`` commands run anywhere and need no ``on``. ``conntrack -L`` lists the
+connections of the traces given as ``after=``.
+
+Every hop of a trace names the command that prints its deciding line
+(``hop.decided_by.command``, ``hop.decided_by.on``), and ``run`` prints that line verbatim.
+
+Example:
+    >>> import netlab as nl
+    >>> c = nl.Cluster.aks("kubenet").add_pod("web-0")
+    >>> print(c.run("ip route", on="web-0"))
+    default via 10.244.0.1 dev eth0
+    10.244.0.0/24 dev eth0 proto kernel scope link src 10.244.0.2
+    >>> c.run("ip rout", on="web-0")
+    Traceback (most recent call last):
+    ...
+    netlab.errors.CommandError: netlab does not know the command 'ip rout' in a pod. Did you mean 'ip route'? ...
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import CommandError, ConfigError, NotFoundError, did_you_mean
+from .formats import ToolText
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
+
+# Aliases a learner may type for the same view (iproute2 accepts prefixes: "ip a", "ip r").
+_ALIASES = {
+    "ip a": "ip addr", "ip addr show": "ip addr", "ip address": "ip addr", "ip address show": "ip addr",
+    "ip r": "ip route", "ip route show": "ip route", "ip ro": "ip route",
+    "ip r show table local": "ip route show table local", "ip route list table local": "ip route show table local",
+    "ip n": "ip neigh", "ip neighbor": "ip neigh", "ip neighbour": "ip neigh", "ip neigh show": "ip neigh",
+    "iptables -t nat -s": "iptables -t nat -S",
+    "conntrack -l": "conntrack -L", "ipvsadm -ln": "ipvsadm -Ln", "ipvsadm -l -n": "ipvsadm -Ln",
+    "ipset list": "ipset list", "ss -ltnup": "ss -ltunp", "ss -tulpn": "ss -ltunp", "ss -tlnp": "ss -ltunp",
+    "kubectl get service": "kubectl get svc", "kubectl get services": "kubectl get svc",
+    "kubectl get endpointslice": "kubectl get endpointslices",
+    "kubectl get pods": "kubectl get pods -o wide", "kubectl get po -o wide": "kubectl get pods -o wide",
+}
+
+
+def _where_kind(cluster: "Cluster", on: Any) -> tuple[str, Any]:
+    """``("node", index)``, ``("pod", Pod)``, ``("host", name)`` or ``("anywhere", None)``."""
+    from .trace import HOST_NAMES, hosts
+
+    if on is None:
+        return "anywhere", None
+    if isinstance(on, int) and not isinstance(on, bool):
+        return "node", cluster._node_index(on)
+    text = str(on).strip()
+    if text in HOST_NAMES or text in hosts(cluster):
+        return "host", text
+    if "/" in text or ("default", text) in cluster._pods:
+        return "pod", cluster._pod(text)
+    try:
+        return "node", cluster._node_index(text)
+    except NotFoundError:
+        pass
+    names = [n for (_, n) in cluster._pods.keys()][:200] + [cluster._nodes[i].name for i in range(cluster.node_count)]
+    raise NotFoundError(f"on={on!r}: no node, pod or host of that name; run a command on a node (its name or index), "
+                        f"in a pod (its name), or on one of {', '.join(HOST_NAMES)}.{did_you_mean(text, names)}")
+
+
+def _traces(after: Any) -> list:
+    from .trace import Trace
+
+    if after is None:
+        return []
+    if isinstance(after, Trace):
+        after = [after]
+    out = []
+    for t in after:
+        if not isinstance(t, Trace):
+            raise ConfigError(f"after={t!r}: give a trace (or a list of traces) from cluster.trace(...)")
+        while t is not None:
+            out.append(t)
+            t = t.previous
+    return list(reversed(out))
+
+
+# --------------------------------------------------------------------------- the views, by where they run
+def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]]:
+    from . import views
+    from .formats import format_ip_addr
+    from .routing import format_ip_route
+
+    node = c.nodes[n]
+    dp = c.node_dataplane(n)
+
+    def local() -> str:
+        return "\n".join(views.local_table(c.node_interfaces(n)))
+
+    def fdb(bridge: str | None = None) -> Callable[[], str]:
+        def show() -> str:
+            names = [i.name for i in dp.interfaces if i.kind == "bridge"]
+            if bridge is not None and bridge not in names:
+                raise CommandError(f'Cannot find device "{bridge}" on node {node.name}: its bridges are '
+                                   f"{', '.join(names) or 'none (this plugin wires pods without a bridge)'}")
+            out = []
+            for br in (i for i in dp.interfaces if i.kind == "bridge" and (bridge is None or i.name == bridge)):
+                ports = [i for i in dp.interfaces if i.master == br.name]
+                learned: dict[str, list[str]] = {}
+                for pod in c.pods_on(n):
+                    from . import cni, naming
+
+                    learned.setdefault(cni.host_veth_name(c.config, pod), []).append(
+                        naming.virtual_mac(pod.namespace, pod.name, "eth0"))
+                if any(p.name == "eth0" for p in ports):
+                    learned.setdefault("eth0", []).append(views.AZURE_GATEWAY_MAC)
+                out += views.bridge_fdb(br, ports, learned)
+            return "\n".join(out)
+        return show
+
+    def neigh() -> str:
+        from . import naming
+
+        uplink = "azure0" if dp.bridge == "azure0" else "eth0"
+        lines = [views.neigh_line(dp.gateway, uplink, views.AZURE_GATEWAY_MAC)]
+        for pod in c.pods_on(n):
+            pdp = c.pod_dataplane(pod)
+            dev = dp.bridge or pdp.host_if
+            lines.append(views.neigh_line(pod.ip, dev, naming.virtual_mac(pod.namespace, pod.name, "eth0")))
+        return "\n".join(lines)
+
+    def conntrack() -> str:
+        from .trace import conntrack_entries
+
+        lines = [line for t in _traces(after) for tt in (t,) for line in conntrack_entries(c, tt).get(n, [])]
+        return "\n".join(lines + [views.conntrack_footer(len(lines))])
+
+    table = {
+        "ip addr": node.ip_addr,
+        "ip route": node.ip_route,
+        "ip route show table local": local,
+        "ip neigh": neigh,
+        "bridge fdb show": fdb(),
+        "iptables-save": node.iptables_save,
+        "iptables-save -t nat": lambda: _iptables_table(node.iptables_save(), "nat"),
+        "iptables-save -t filter": lambda: _iptables_table(node.iptables_save(), "filter"),
+        "iptables -t nat -S": lambda: _iptables_s(node.iptables_save(), "nat"),
+        "iptables -S": lambda: _iptables_s(node.iptables_save(), "filter"),
+        "nft list ruleset": node.nft_list,
+        "nft list table ip kube-proxy": node.nft_list,
+        "ipvsadm -Ln": node.ipvsadm,
+        "ipset list": node.ipset_list,
+        "conntrack -L": conntrack,
+        "crictl pods": node.crictl_pods,
+        "crictl ps": node.crictl_ps,
+        "ss -ltunp": lambda: c.ss_listen(n),
+        "az network nic show-effective-route-table -o table": c.effective_routes,
+    }
+    for i in dp.interfaces:
+        if i.kind == "bridge":
+            table[f"bridge fdb show br {i.name}"] = fdb(i.name)
+    for name in ("ip -d link show", "bridge link show", "bridge -d link show", "ebtables -t filter -L",
+                 "ebtables -L", "ebtables-save"):
+        method = {"ip -d link show": "ip_link", "bridge link show": "bridge_link", "bridge -d link show": "bridge_link",
+                  "ebtables -t filter -L": "ebtables", "ebtables -L": "ebtables", "ebtables-save": "ebtables"}[name]
+        view = getattr(node, method, None)
+        if view is not None:
+            table[name] = (lambda v=view, d=name: v(details=True) if "-d" in d.split() else v())
+    del format_ip_addr, format_ip_route
+    return table
+
+
+def _iptables_table(save: str, table: str) -> str:
+    """The part of ``iptables-save`` for one table (``iptables-save -t nat``)."""
+    out, keep = [], False
+    for line in save.splitlines():
+        if line.startswith("*"):
+            keep = line == f"*{table}"
+        if keep or (line.startswith("# ") and not out):
+            out.append(line)
+        if keep and line == "COMMIT":
+            keep = False
+    return "\n".join(out) if any(line.startswith("*") for line in out) else ""
+
+
+def _iptables_s(save: str, table: str) -> str:
+    """``iptables -t <table> -S``: the policies and chains as ``-P``/``-N``, then the rules, no counters."""
+    out = []
+    part = _iptables_table(save, table).splitlines()
+    chains = [line for line in part if line.startswith(":")]
+    for line in chains:
+        name, policy = line[1:].split()[:2]
+        out.append(f"-P {name} {policy}" if policy != "-" else f"-N {name}")
+    out += [line for line in part if line.startswith("-A ")]
+    return "\n".join(out)
+
+
+def _pod_views(c: "Cluster", pod: Any) -> dict[str, Callable[[], str]]:
+    from . import views
+
+    pv = c.pods[f"{pod.namespace}/{pod.name}"] if pod.namespace != "default" else c.pods[pod.name]
+    pdp = c.pod_dataplane(pod)
+
+    def neigh() -> str:
+        if pdp.gateway is None:
+            return ""
+        from . import cni, naming
+
+        node_dp = c.node_dataplane(pod.node)
+        if pdp.gateway == cni.LINK_GATEWAY:
+            mac = next(i.mac for i in node_dp.interfaces if i.name == pdp.host_if)
+        else:
+            mac = next((i.mac for i in node_dp.interfaces if any(a.ip == pdp.gateway for a in i.addresses)),
+                       views.AZURE_GATEWAY_MAC)
+            del naming
+        return views.neigh_line(pdp.gateway, "eth0", mac)
+
+    return {
+        "ip addr": pv.ip_addr,
+        "ip route": pv.ip_route,
+        "ip route show table local": lambda: "\n".join(views.local_table(pdp.interfaces)),
+        "ip neigh": neigh,
+    }
+
+
+def _host_views(c: "Cluster", name: str) -> dict[str, Callable[[], str]]:
+    from . import views
+    from .model import Interface, IPv4Interface
+    from .routing import format_ip_route
+    from .trace import hosts, peered_routes, system_routes
+
+    table: dict[str, Callable[[], str]] = {"ip route": lambda: format_ip_route(c.host_routes(name))}
+    if name != "onprem-router":
+        host = hosts(c)[name]
+        prefix = next(r.dst.prefixlen for r in c.host_routes(name) if r.scope == "link" and r.proto == "kernel")
+        lo = Interface(1, "lo", "loopback", "00:00:00:00:00:00", (IPv4Interface("127.0.0.1/8"),))
+        eth0 = Interface(2, "eth0", "ether", "00:00:00:00:00:00", (IPv4Interface(f"{host.ip}/{prefix}"),))
+        table["ip route show table local"] = lambda: "\n".join(views.local_table([lo, eth0]))
+        if host.kind == "vnet":
+            table["az network nic show-effective-route-table -o table"] = lambda: c.effective_routes_of(system_routes(c))
+        if host.kind == "peered":
+            table["az network nic show-effective-route-table -o table"] = lambda: c.effective_routes_of(peered_routes(c.config))
+    return table
+
+
+def _anywhere_views(c: "Cluster", ns: str | None) -> dict[str, Callable[[], str]]:
+    from .trace import NODE_POD_CIDRS
+
+    table = {
+        "kubectl get pods -o wide": lambda: c.kubectl_get_pods(namespace=ns or "default"),
+        "kubectl get pods -A -o wide": lambda: c.kubectl_get_pods(all_namespaces=True),
+        "kubectl get svc": lambda: c.kubectl_get_svc(namespace=ns or "default"),
+        "kubectl get svc -A": lambda: c.kubectl_get_svc(all_namespaces=True),
+        "kubectl get endpointslices": lambda: c.kubectl_get_endpointslices(namespace=ns or "default"),
+        "kubectl get endpointslices -A": lambda: c.kubectl_get_endpointslices(all_namespaces=True),
+        NODE_POD_CIDRS: c.node_pod_cidrs,
+        "az network route-table route list -o table": c.azure_route_table,
+        "az network nic show-effective-route-table -o table": c.effective_routes,
+        "az network lb rule list -o table": c.az_lb_rules,
+        "az network lb probe list -o table": c.az_lb_probes,
+        "az network lb outbound-rule list -o table": c.az_lb_outbound_rules,
+    }
+    return table
+
+
+_NAMESPACE = re.compile(r"\s(?:-n|--namespace)[ =]([a-z0-9-]+)")
+
+
+def _normalise(command: str) -> tuple[str, str | None]:
+    """The command in its canonical spelling, and the namespace a ``kubectl -n`` names."""
+    text = " ".join(str(command).split())
+    ns = None
+    m = _NAMESPACE.search(" " + text)
+    if text.startswith("kubectl") and m:
+        ns = m.group(1)
+        text = " ".join(_NAMESPACE.sub(" ", " " + text).split())
+    if text.startswith("kubectl") and " --all-namespaces" in f" {text}":
+        text = text.replace("--all-namespaces", "-A")
+    if text.startswith("kubectl get"):
+        words = text.split()
+        flags = [w for w in words[3:] if w.startswith("-")]
+        base = " ".join(words[:3])
+        rest = [w for w in words[3:] if not w.startswith("-") and w != "wide"]
+        if base in ("kubectl get po", "kubectl get pod", "kubectl get pods"):
+            base = "kubectl get pods"
+            text = base + (" -A" if "-A" in flags else "") + " -o wide"
+        elif not rest:
+            text = base + (" -A" if "-A" in flags else "")
+    if text.startswith("az network"):
+        text = re.sub(r"\s(?:-g|--resource-group|--lb-name|--route-table-name|-n|--name)\s\S+", "", " " + text).strip()
+        if " -o table" not in text and "--output table" not in text:
+            text += " -o table"
+        text = text.replace("--output table", "-o table")
+    return _ALIASES.get(text, _ALIASES.get(text.lower(), text)), ns
+
+
+def supported(cluster: "Cluster", on: Any = None) -> list[str]:
+    """The commands ``run`` knows ``on`` this place (a node, a pod, a host, or ``None``: anywhere)."""
+    kind, where = _where_kind(cluster, on)
+    return sorted(_views(cluster, kind, where, None, None))
+
+
+def _views(c: "Cluster", kind: str, where: Any, ns: str | None, after: Any) -> dict[str, Callable[[], str]]:
+    if kind == "node":
+        return _node_views(c, where, after)
+    if kind == "pod":
+        return _pod_views(c, where)
+    if kind == "host":
+        return _host_views(c, where)
+    return _anywhere_views(c, ns)
+
+
+def run(cluster: "Cluster", command: str, on: Any = None, after: Any = None) -> str:
+    """What ``command`` prints ``on`` a node, pod or host (``None``: a ``kubectl``/``az`` command)."""
+    if not isinstance(command, str) or not command.strip():
+        raise CommandError(f"command={command!r}: give the command as a learner types it, such as 'ip route'")
+    canon, ns = _normalise(command)
+    kind, where = _where_kind(cluster, on)
+    if canon.startswith(("kubectl", "az ")) and kind != "anywhere":
+        if canon.startswith("az network nic show-effective-route-table") and kind in ("node", "host"):
+            pass
+        else:
+            kind, where = "anywhere", None
+    views = _views(cluster, kind, where, ns, after)
+    if canon == "conntrack -L" and kind == "node" and after is None:
+        raise CommandError("conntrack -L lists the connections the node tracks, and a netlab cluster has none until a "
+                           "packet passes: trace one first and pass it, cluster.run('conntrack -L', on=..., after=t)")
+    view = views.get(canon)
+    if view is None:
+        place = {"node": "on a node", "pod": "in a pod", "host": "on this host", "anywhere": "without on="}[kind]
+        known = sorted(views)
+        others = []
+        for other in ("node", "pod", "anywhere"):
+            if other != kind and canon in _sample_views(cluster, other):
+                others.append(other)
+        hint = ""
+        if others:
+            hint = (" It runs " + " or ".join({"node": "on a node (on='<node name>')", "pod": "in a pod (on='<pod>')",
+                                                "anywhere": "without on="}[o] for o in others) + ".")
+        raise CommandError(f"netlab does not know the command {command.strip()!r} {place}.{did_you_mean(canon, known)}"
+                           f"{hint} The commands it prints {place}: {', '.join(known)}")
+    return ToolText(view())
+
+
+def _sample_views(c: "Cluster", kind: str) -> dict:
+    if kind == "node":
+        return _node_views(c, 0, None)
+    if kind == "pod":
+        pods = list(c._pods.values())
+        return _pod_views(c, pods[0]) if pods else {"ip addr": None, "ip route": None,
+                                                     "ip route show table local": None, "ip neigh": None}
+    return _anywhere_views(c, None)
