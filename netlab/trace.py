@@ -788,8 +788,6 @@ class _Walk:
             return Line(line.text, NFT_LIST, node.name)
         if line.tool == "ipvsadm":
             return Line(line.text, "ipvsadm -Ln", node.name)
-        if line.tool == "kube-proxy":
-            return Line(line.text, "kube-proxy", node.name)
         return Line(line.text, "iptables-save", node.name)
 
     def hook_hop(self, node: Node, hook: str, step: Any, cur: Header, new: Header,
@@ -800,8 +798,8 @@ class _Walk:
             decided = self.proxy_socket_line(node, new)
         elif key is not None:
             decided = self.rule_line(node, key)
-        else:
-            decided = Line("", "iptables-save", node.name)
+        else:  # no rule matched: the chain's policy decided
+            decided = Line(f":{hook} ACCEPT [0:0]", "iptables-save", node.name)
         nats: list[Nat] = []
         redirect = any(_target(line) == "REDIRECT" for line in lines)
         if new.dst != cur.dst or new.dport != cur.dport:
@@ -832,7 +830,8 @@ class _Walk:
         self.hop(self.node_place(node), new, decided, note, into=into,
                  out=out_if if hook in ("FORWARD", "POSTROUTING") and out_if else None, before=cur,
                  nat=tuple(nats), conntrack=created, hook=hook,
-                 rules=tuple(self.rule_line(node, line) for line in lines))
+                 rules=tuple(self.rule_line(node, line) for line in lines if line.tool != "kube-proxy")
+                 + ((decided,) if step.verdict == "PROXY" else ()))
 
     def proxy_socket_line(self, node: Node, pkt: Header) -> Line:
         from .views import ss_line
