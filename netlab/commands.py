@@ -39,6 +39,7 @@ _ALIASES = {
     "ip a": "ip addr", "ip addr show": "ip addr", "ip address": "ip addr", "ip address show": "ip addr",
     "ip r": "ip route", "ip route show": "ip route", "ip ro": "ip route",
     "ip r show table local": "ip route show table local", "ip route list table local": "ip route show table local",
+    "ip link": "ip link show", "ip l": "ip link show",
     "ip n": "ip neigh", "ip neighbor": "ip neigh", "ip neighbour": "ip neigh", "ip neigh show": "ip neigh",
     "iptables -t nat -s": "iptables -t nat -S",
     "conntrack -l": "conntrack -L", "ipvsadm -ln": "ipvsadm -Ln", "ipvsadm -l -n": "ipvsadm -Ln",
@@ -162,13 +163,16 @@ def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]
     for i in dp.interfaces:
         if i.kind == "bridge":
             table[f"bridge fdb show br {i.name}"] = fdb(i.name)
-    for name in ("ip -d link show", "bridge link show", "bridge -d link show", "ebtables -t filter -L",
-                 "ebtables -L", "ebtables-save"):
-        method = {"ip -d link show": "ip_link", "bridge link show": "bridge_link", "bridge -d link show": "bridge_link",
-                  "ebtables -t filter -L": "ebtables", "ebtables -L": "ebtables", "ebtables-save": "ebtables"}[name]
-        view = getattr(node, method, None)
-        if view is not None:
-            table[name] = (lambda v=view, d=name: v(details=True) if "-d" in d.split() else v())
+    table["bridge link show"] = node.bridge_link
+    table["bridge -d link show"] = lambda: node.bridge_link(details=True)
+    table["ebtables -t filter -L"] = node.ebtables
+    table["ebtables -L"] = node.ebtables
+    table["ip link show"] = node.ip_link
+    for i in dp.interfaces:
+        table[f"ip link show {i.name}"] = (lambda d=i.name: node.ip_link(d))
+        table[f"ip -d link show {i.name}"] = (lambda d=i.name: node.ip_link(d, details=True))
+        if i.kind == "bridge":
+            table[f"ip -d link show master {i.name}"] = (lambda d=i.name: node.ip_link(master=d, details=True))
     del format_ip_addr, format_ip_route
     return table
 

@@ -616,23 +616,37 @@ class _Walk:
             raise _Drop(f"nobody on {bridge} of {node.name} answers ARP for {ip}: no pod there has that address")
         pod = pods[0]
         veth = cni.host_veth_name(self.cfg, pod)
+        note = (f"{bridge} is a switch: it forwards the frame to the port where it learned pod "
+                f"{pod.name}'s MAC address (layer 2, no routing)")
         if came_in == veth and self.reply_of is None:
-            self.hairpin(node, bridge, pkt, pod)
+            note += ": the port it came in on. " + self.hairpin(node, bridge, pkt, pod, veth)
         mac = naming.virtual_mac(pod.namespace, pod.name, "eth0")
         self.hop(self.node_place(node), pkt, Line(fdb_entry(mac, veth, bridge), f"bridge fdb show br {bridge}",
-                                                    node.name),
-                 f"{bridge} is a switch: it forwards the frame to the port where it learned pod "
-                 f"{pod.name}'s MAC address (layer 2, no routing)", into=came_in, out=veth)
+                                                    node.name), note, into=came_in, out=veth)
         return self.deliver_pod(pod, pkt, "eth0")
 
-    def hairpin(self, node: Node, bridge: str, pkt: Header, pod: Pod) -> None:
-        """A frame going back out of the bridge port it came in on (a pod reaching itself through a Service)."""
-        verdict = getattr(self.c, "self_hairpin", None)
-        if verdict is None:
-            return
-        ok, why = verdict(node.index)
+    def hairpin(self, node: Node, bridge: str, pkt: Header, pod: Pod, port: str) -> str:
+        """A frame going back out of the bridge port it came in on (a pod reaching itself through a Service):
+        whether it goes depends on the port's hairpin flag, the bridge's promiscuity and the node's kernel
+        (:func:`netlab.images.self_hairpin`). Returns the reason; raises ``_Drop`` where it times out."""
+        from . import images
+
+        dp = self.c.node_dataplane(node.index)
+        hairpin = cni.port_hairpin(self.cfg, bridge)
+        promisc = any(i.promisc for i in dp.interfaces if i.name == bridge)
+        ok, why = images.self_hairpin(self.cfg.node_image, hairpin, promisc, bridge)
+        why = why.split(": ", 1)[1] if why.startswith(("delivered: ", "dropped: ")) else why
         if not ok:
-            raise _Drop(why)
+            flags = self.c.run("bridge -d link show", on=node.name).splitlines()
+            row = next((i for i, line in enumerate(flags)
+                        if not line.startswith(" ") and line.split(":")[1].strip().split("@")[0] == port), None)
+            if row is not None and row + 1 < len(flags):
+                self.hop(self.node_place(node), pkt, Line(flags[row + 1].strip(), "bridge -d link show", node.name),
+                         f"{bridge} would have to send the frame back out of {port}, the port it came in on: " + why,
+                         into=port, out=port)
+            raise _Drop(f"pod {pod.name} connects to itself through the Service, which needs a hairpin turn on {bridge}: "
+                        + why)
+        return why[0].upper() + why[1:]
 
     # -- nodes
     def node_locals(self, node: Node) -> set[IPv4Address]:
@@ -733,7 +747,8 @@ class _Walk:
 
     def reply_through_node(self, node: Node, pkt: Header, came_in: str | None, port: str | None = None) -> Header:
         """A reply crossing a node: conntrack undoes the NAT the request got here; no nat rules are read."""
-        pkt = self.conntrack_reverse(node, pkt, port or came_in)
+        pkt = self.conntrack_reverse(node, pkt, f"{came_in} (from its port {port})" if port and came_in != port
+                                     else came_in)
         dp = self.c.node_dataplane(node.index)
         if pkt.dst in self.node_locals(node) or pkt.dst in LOOPBACK_NET:
             self.route_hop(node, pkt, came_in, port, None, local=True)

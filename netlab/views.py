@@ -84,6 +84,7 @@ def bridge_fdb(bridge: Interface, ports: Sequence[Interface], learned: dict[str,
     out = [f"{m} dev {bridge.name} self permanent" for m in
            ("33:33:00:00:00:01", "01:00:5e:00:00:6a", "33:33:00:00:00:6a", "01:00:5e:00:00:01",
             _solicited(bridge.mac))]
+    out.append(f"{bridge.mac} dev {bridge.name} master {bridge.name} permanent")  # its own address, set by hand
     for p in ports:
         out += [fdb_entry(m, p.name, bridge.name) for m in learned.get(p.name, ())]
         out.append(f"{p.mac} dev {p.name} master {bridge.name} permanent")

@@ -162,6 +162,31 @@ def test_ip_route_in_a_node_and_a_pod_prints_as_the_model_prints_it(variant):
 
 
 @pytest.mark.parametrize("variant", lc.VARIANTS)
+def test_the_local_routing_table_prints_as_the_model_prints_it(variant):
+    """``ip route show table local``: the table every 'local ...' line a trace cites comes from."""
+    c = lc.with_variant(nl.Cluster.aks("kubenet", nodes=2).add_pod("a").add_pod("b", node=1), variant)
+    with linux.realise(c, servers=False) as lab:
+        for what, on in ((0, 0), (1, 1), ("a", "a")):
+            kernel = "\n".join(line.rstrip() for line in lab.run(what, "ip", "route", "show", "table", "local").splitlines())
+            assert kernel == c.run("ip route show table local", on=on), (variant, what)
+
+
+def test_the_bridge_forwarding_database_after_traffic_is_the_models():
+    """``bridge fdb show br cbr0`` once the pods have talked: the MACs cbr0 learned on each port (the lines a
+    trace's bridge hops cite), the ports' own addresses and the multicast groups. The kernel dumps its hash
+    table in its own order, so the entries are compared as a set."""
+    web = [nl.Container("w", ports=[80])]
+    c = nl.Cluster.aks("kubenet", nodes=1).add_pod("a", containers=web).add_pod("b", containers=web)
+    with linux.realise(c) as lab:
+        assert [o.status for o in lab.probe([linux.Flow("a", "b", 80), linux.Flow("b", "a", 80)])] == ["answered"] * 2
+        kernel = {line.strip() for line in lab.run(0, "bridge", "fdb", "show", "br", "cbr0").splitlines()}
+    model = c.run("bridge fdb show br cbr0", on=0).splitlines()
+    assert kernel == set(model) and len(model) == len(kernel)
+    hop = next(h for h in c.trace("a", "b").hops if h.decided_by.command == "bridge fdb show br cbr0")
+    assert hop.decided_by.text in kernel
+
+
+@pytest.mark.parametrize("variant", lc.VARIANTS)
 def test_interfaces_have_the_models_names_macs_addresses_and_masters(variant):
     import json
 

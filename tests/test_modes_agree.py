@@ -42,9 +42,15 @@ def test_every_mode_reaches_every_service_with_endpoints_and_agrees(c, pick):
             t = c.with_proxy_mode(mode).trace(src, svc, port=80)
             results[mode] = t
             has_endpoints = bool(c.services[svc].endpoints)
-            assert t.delivered == has_endpoints, (mode, svc, t.reason)
+            # kubenet on Ubuntu 24.04 (the default image): a pod's connection to itself needs a hairpin turn on
+            # cbr0, which AKS leaves off: it times out in every mode (test_services has the images)
+            assert t.delivered == has_endpoints or "needs a hairpin turn" in t.reason, (mode, svc, t.reason)
         base = results["iptables"]
         for mode, t in results.items():
+            if mode == "userspace" and "needs a hairpin turn" in base.reason:
+                # userspace: the node opens the connection to the pod, so nothing turns back at the pod's port
+                assert t.delivered, (mode, svc)
+                continue
             assert t.verdict == base.verdict, (mode, svc)
             assert set(t.endpoints) == set(base.endpoints), (mode, svc)
             if t.delivered and mode != "userspace" and not t.delivered_to.startswith(f"pod {src} "):

@@ -251,10 +251,24 @@ def test_load_balancer_cluster_policy_masquerades(shop):
     assert t.reply.delivered and "from 203.0.113." in t.reply.reason
 
 
-def test_hairpin_is_masqueraded(shop):
-    t = shop.trace("web-0", "web", endpoint="10.244.0.2:8080")
-    assert t.delivered and t.delivered_to.startswith("pod web-0")
-    assert str(t.seen_source) == "10.244.0.1"  # SNAT to cbr0's address: the pod would otherwise answer itself
+@pytest.mark.parametrize("mode", ["iptables", "nftables", "ipvs"])
+def test_a_pod_reaching_itself_through_its_service_depends_on_the_node_image(shop, mode):
+    """AKS's cbr0: promiscuous, hairpin off. Kernels up to 6.6 pass the DNATed frame up to IP and it comes
+    back masqueraded; 6.8 (Ubuntu 24.04) keeps it on the bridge, which will not turn it round: a timeout
+    (Azure/AKS issue 5669). Hairpin on (AgentBaker pull request 8426) works on every image."""
+    shop = shop.with_proxy_mode(mode)
+    for image in ("ubuntu-22.04", "azurelinux-3"):
+        t = shop.with_node_image(image).trace("web-0", "web", endpoint="10.244.0.2:8080")
+        assert t.delivered and t.delivered_to.startswith("pod web-0")
+        assert str(t.seen_source) == "10.244.0.1"  # SNAT to cbr0's address: the pod would otherwise answer itself
+    t = shop.with_node_image("ubuntu-24.04").trace("web-0", "web", endpoint="10.244.0.2:8080")
+    assert t.verdict is nl.Verdict.DROPPED and "5669" in t.reason and "6.8" in t.reason
+    assert t.hops[-1].decided_by.command == "bridge -d link show" and t.hops[-1].decided_by.text.startswith("hairpin off")
+    assert t.hops[-1].in_interface == t.hops[-1].out_interface  # back out of the port it came in on
+    fixed = shop.with_node_image("ubuntu-24.04").with_hairpin_mode(True).trace("web-0", "web", endpoint="10.244.0.2:8080")
+    assert fixed.delivered and str(fixed.seen_source) == "10.244.0.1"
+    other = shop.with_node_image("ubuntu-24.04").trace("web-0", "web", endpoint="10.244.1.2:8080")
+    assert other.delivered  # only the turn back into the same port fails
 
 
 def test_service_without_endpoints_is_rejected(shop):
