@@ -434,11 +434,36 @@ def _notebook_cases(variant: str) -> list[Case]:
     return out
 
 
+def _self_hairpin_cases(variant: str) -> list[Case]:
+    """A pod reaching itself through its own Service (one endpoint: itself), by ClusterIP and by its node's
+    NodePort, with the node image whose kernel behaves as the running one; on kubenet once with AKS's bridge
+    (hairpin off) and once with hairpin on."""
+    import netlab as nl
+
+    from . import images
+
+    matching = images.matching_image()
+    web = [nl.Container("nginx", ports=[8080])]
+    c = (nl.Cluster.aks("kubenet", nodes=2, node_image=matching.name if matching else images.DEFAULT_IMAGE)
+         .add_pod("solo-0", node=0, labels={"app": "solo"}, containers=web).add_pod("other", node=1, containers=web))
+    c = with_variant(c, variant)
+    c = c.add_service("solo", selector={"app": "solo"}, ports=[{"port": 80, "targetPort": 8080}], type="NodePort")
+    port = c.services["solo"].ports[0].node_port
+    flows = (Flow("solo-0", "solo", note="a pod to its own Service"),
+             Flow("solo-0", f"{c.nodes[0].ip}:{port}", note="a pod to its own node's NodePort, back to itself"),
+             Flow("other", "solo", note="another pod to the same Service"))
+    out = [Case("self-hairpin", c, flows)]
+    if variant == "kubenet":
+        out.append(Case("self-hairpin, hairpin on", c.with_hairpin_mode(True), flows))
+    return out
+
+
 def scenarios(variant: str, mode: str = "iptables") -> list[Case]:
     """Every scenario the notebooks and the Service tests use, for one plugin and proxy mode."""
     cases = _notebook_cases(variant)
     shop = _shop(variant)
     cases.append(Case("services", shop, _shop_flows(shop)))
+    cases += _self_hairpin_cases(variant)
     return [Case(k.name, k.cluster.with_proxy_mode(mode), k.flows) for k in cases]
 
 

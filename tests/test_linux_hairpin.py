@@ -121,3 +121,28 @@ def test_the_kernel_prints_the_bridge_as_the_models_views_do(hairpin_mode):
         assert _same(lab.run(0, "bridge", "-d", "link", "show")) == _same(node.bridge_link(details=True))
         if not any("AKS-DEDUP-PROMISC" in n for n in lab.plan.notes):
             assert _same(lab.run(0, "ebtables", "-t", "filter", "-L")) == _same(node.ebtables())
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_the_kernel_check_agrees_on_the_self_hairpin_flows(mode):
+    """The check's self-hairpin scenario on kubenet with AKS's bridge (hairpin off) and with hairpin on: a pod to
+    its own Service and to its own node's NodePort time out with hairpin off on a kernel that behaves as 6.8,
+    and every flow agrees with the model for the image that matches the running kernel."""
+    from netlab import images, linux, linux_check as lc
+
+    missing = linux.missing_requirements(mode)
+    if missing:
+        pytest.skip("; ".join(missing))
+    matching = images.matching_image()
+    if matching is None:
+        pytest.skip("this kernel's behaviour for a bridge hairpin is not known to netlab.images")
+    for case in (k for k in lc.scenarios("kubenet", mode) if k.name.startswith("self-hairpin")):
+        checks = lc.check_case(case)
+        assert [c.agreed for c in checks] == [True, True, True], [str(c) for c in checks]
+        hairpin_on = case.name.endswith("hairpin on")
+        own = [lc.observed_outcome(c.kernel) for c in checks[:2]]
+        if hairpin_on or matching.path is images.KernelPath.PASSED_UP:
+            assert own == [lc.ANSWERED, lc.ANSWERED]
+        else:
+            assert own == [lc.SILENT, lc.SILENT]
