@@ -131,3 +131,19 @@ def test_from_the_internet_a_service_name_means_its_load_balancer_ip():
     ex.controls["dst"].value = "shop"
     ex.run_trace()
     assert ex.trace.delivered and f"reached at its load balancer IP {lb}" in ex.message.value
+
+
+def test_a_refused_connection_shows_in_red_with_the_reason():
+    ex = make()
+    c = ex.controls
+    c["pod_name"].value, c["pod_node"].value = "web-0", 0
+    c["add_pod"].click()
+    c["pod_name"].value, c["pod_node"].value = "api-0", 1
+    c["add_pod"].click()
+    port = ex.cluster.pods["api-0"].containers[0].ports[0].port
+    c["src"].value, c["dst"].value, c["port"].value = "web-0", "api-0", port + 1
+    c["go"].click()
+    assert ex.trace.verdict is nl.Verdict.REFUSED
+    assert "#b2182b" in ex.message.value and "refused" in ex.message.value and "TCP reset" in ex.message.value
+    texts = [t.get_text() for t in ex.figure.axes[0].texts]
+    assert "X refused" in texts
