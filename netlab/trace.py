@@ -437,7 +437,9 @@ def _resolve(cluster: "Cluster", text: str, role: str) -> Any:
     choices = [n for (_, n) in cluster._pods.keys()] if len(cluster._pods) <= 5000 else []
     choices += list(named) + [cluster._nodes[i].name for i in range(min(cluster.node_count, 50))]
     raise NotFoundError(
-        f"unknown {role} {text!r}: give a pod name, a node name, an IP address or one of "
+        f"unknown {role} {text!r}: give a pod name, a node name, an IP address"
+        + (", a Service name ('web', 'kube-system/kube-dns') or 'node:nodePort'" if role == "destination" else "")
+        + " or one of "
         f"{', '.join(named)}.{did_you_mean(text, choices)}"
     )
 
@@ -643,7 +645,7 @@ class _Walk:
             if row is not None and row + 1 < len(flags):
                 self.hop(self.node_place(node), pkt, Line(flags[row + 1].strip(), "bridge -d link show", node.name),
                          f"{bridge} would have to send the frame back out of {port}, the port it came in on: " + why,
-                         into=port, out=port)
+                         into=port)
             raise _Drop(f"pod {pod.name} connects to itself through the Service, which needs a hairpin turn on {bridge}: "
                         + why)
         return why[0].upper() + why[1:]
@@ -675,8 +677,12 @@ class _Walk:
         packet = NfPacket(pkt.src, pkt.dst, pkt.sport, pkt.dport, self.protocol, in_interface=came_in)
         passes = walk_node(engine, packet, ctx, route, from_node=came_in is None)
         chosen = self.choose(node, passes)
+        turned = self.turns_back(node, chosen, came_in, port)
         cur, routed = pkt, False
         for hook, step in chosen.hooks:
+            if turned and hook != "PREROUTING":
+                # The DNATed frame stays on the bridge (no routing, no later hook) and must leave by its own port.
+                return self.bridge_deliver(node, came_in, cur, cur.dst, came_in=port)
             if hook in ("INPUT", "FORWARD", "POSTROUTING") and not routed:
                 routed = True
                 self.route_hop(node, cur, came_in, port, bridged_out, local=hook == "INPUT")
@@ -688,7 +694,7 @@ class _Walk:
             if new.src != cur.src:
                 self.masquerade.append((node.name, cur.src, new.src))
             cur = new
-        if not routed:
+        if not routed and chosen.verdict not in ("DROP", "REJECT"):
             self.route_hop(node, cur, came_in, port, bridged_out, local=chosen.verdict == "DELIVER")
         if chosen.verdict in ("DROP", "REJECT"):
             raise _Drop(_refusal(chosen), refused=chosen.verdict == "REJECT")
@@ -701,7 +707,11 @@ class _Walk:
         out_if = chosen.packet.out_interface or "eth0"
         dp = self.c.node_dataplane(node.index)
         if out_if == dp.bridge and out_if != "azure0":
-            return self.bridge_deliver(node, out_if, cur, cur.dst, came_in=port if came_in == out_if else out_if)
+            # A frame the node routed after delivering it locally (IPVS) leaves from the bridge device itself;
+            # one it forwarded leaves from the port it came in on, which makes a hairpin turn for its own pod.
+            local = any(hook == "INPUT" for hook, _ in chosen.hooks)
+            return self.bridge_deliver(node, out_if, cur, cur.dst,
+                                       came_in=port if came_in == out_if and port and not local else out_if)
         if out_if.startswith("azv"):
             pod = self.c._pod_index(node.index)[cur.dst][0]
             return self.deliver_pod(pod, cur, "eth0")
@@ -710,12 +720,36 @@ class _Walk:
                                        came_in=port if came_in == "azure0" and port else "azure0")
         return self.azure(cur, node)
 
+    def turns_back(self, node: Node, chosen: Any, came_in: str | None, port: str | None) -> bool:
+        """Whether a frame from a pod's bridge port, DNATed to that same pod, fails its hairpin turn: then the
+        kernel drops it on the bridge, before FORWARD and POSTROUTING (and conntrack never confirms it)."""
+        from . import images
+
+        if self.reply_of is not None or port is None or came_in is None or came_in == port:
+            return False
+        dp = self.c.node_dataplane(node.index)
+        if came_in != dp.bridge or dp.bridge == "azure0" or not chosen.hooks or chosen.hooks[0][0] != "PREROUTING":
+            return False
+        dst = chosen.hooks[0][1].packet.dst
+        pods = self.c._pod_index(node.index).get(dst, [])
+        if not pods or cni.host_veth_name(self.cfg, pods[0]) != port:
+            return False
+        promisc = any(i.promisc for i in dp.interfaces if i.name == came_in)
+        return not images.self_hairpin(self.cfg.node_image, cni.port_hairpin(self.cfg, came_in), promisc, came_in)[0]
+
     def recent_for(self, node: Node, pkt: Header) -> frozenset:
         """ClientIP affinity an earlier connection (``after=``) left on this node: ``-m recent`` entries."""
         if self.after is None:
             return frozenset()
-        wanted = tuple(ep for n, src, ep in self.after.affinity if n == node.index and src == pkt.src)
-        return self.c.node_proxy(node.index).affinity_entries(pkt.src, wanted) if wanted else frozenset()
+        built = self.c.node_proxy(node.index)
+        entries: set = set()
+        for n, src, ep in self.after.affinity:
+            if n == node.index and src == pkt.src:
+                try:
+                    entries |= built.affinity_entries(pkt.src, (ep,))
+                except NotFoundError:
+                    pass  # a Service without ClientIP affinity: no entry to keep
+        return frozenset(entries)
 
     def conntrack_line(self, node_on: str, before: Header, after: Header) -> Line:
         orig = (before.src, before.dst, before.sport, before.dport)
@@ -1242,6 +1276,9 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         d, dst_ip, given = _resolve_destination(cluster, dst, port)
         if given is not None:
             _check_port(given, f"the port in {dst!r}")
+            if port is not None and port != given:
+                raise ConfigError(f"{dst!r} names port {given} and port={port} another: give the port once, in "
+                                  "the destination or as port=")
             port = given
         if dst_ip is None:
             dst_ip = d if isinstance(d, ipaddress.IPv4Address) else d.ip
@@ -1469,6 +1506,12 @@ def _hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
                 f"process, not the kernel, picks the backend {step.note} and will copy bytes both ways.")
     if step.note:
         return f"{what}: {step.note}."
+    if step.verdict in ("REJECT", "DROP"):
+        if any(_target(line) == "REDIRECT" for line in step.lines):
+            return (f"{what}: REDIRECT would send the connection to the first address of the interface it came "
+                    "in on, and that interface has none, so the kernel drops the packet.")
+        return (f"{what}: the packet is refused (REJECT): the sender hears at once." if step.verdict == "REJECT"
+                else f"{what}: the packet is dropped (DROP): the sender hears nothing.")
     if any(_target(line) == "REDIRECT" for line in step.lines):
         where = ("127.0.0.1, as for every packet the node sends itself" if hook == "OUTPUT" else
                  f"{new.dst}, the address of the interface the packet came in on")

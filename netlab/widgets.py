@@ -189,6 +189,8 @@ class Explorer:
                       ok=False)
             return
         dst, because = self._outside_view(c["src"].value, dst)
+        if dst.rpartition(":")[2].isdigit() and ":" in dst:
+            port = None  # "node:30080" names its port; the port box is for the other destinations
         try:
             self.trace = self.cluster.trace(c["src"].value, dst, port=port, seed=seed)
         except NetlabError as err:

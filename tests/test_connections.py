@@ -68,3 +68,19 @@ def test_after_needs_the_same_client():
         c.trace("web-1", "sticky", after=first)
     with pytest.raises(ConfigError, match="give the trace"):
         c.trace("client", "sticky", after="first")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_after_works_where_no_service_keeps_affinity(mode):
+    c = (nl.Cluster.aks("kubenet", nodes=2).add_pod("web-0", node=0, labels={"app": "web"}, containers=[
+         nl.Container("w", ports=[8080])]).add_pod("client", node=1)
+         .add_service("web", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}]).with_proxy_mode(mode))
+    first = c.trace("client", "web:80")
+    assert c.trace("client", "web:80", after=first).delivered
+
+
+def test_a_port_given_twice_must_agree():
+    c = three_endpoints("iptables")
+    with pytest.raises(ConfigError, match="give the port once"):
+        c.trace("client", "web:80", port=81)
+    assert c.trace("client", "web:80", port=80).delivered
