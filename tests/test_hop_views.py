@@ -18,7 +18,7 @@ FLOWS = [
     ("client", "web", None), ("client", "web", 81), ("client", "empty", None), ("client", "sticky", None),
     ("web-1", "web", None),  # a pod through its own Service, maybe to itself
     ("client", "web-np", None), (NODE0, "web-0", 8080), ("vnet-vm", f"{NODE1}:30080", None),
-    ("internet", "web-lb", None), ("client", NODE1, 22), ("client", "localhost", 80), ("client", "client", 80),
+    ("internet", "web-lb", None), ("internet", "LB-IP", None), ("vnet-vm", "LB-IP", None), ("client", NODE1, 22), ("client", "localhost", 80), ("client", "client", 80),
     ("client", "internet", 443), ("client", "vnet-vm", 22), ("client", "peered-vm", 22),
     ("client", "onprem-host", 22), ("vnet-vm", "web-0", 8080), ("peered-vm", "web-0", 8080),
     ("onprem-host", "web-0", 8080), ("internet", "web-0", 8080), ("client", "kube-system/kube-dns", 53),
@@ -69,6 +69,8 @@ def test_every_line_a_hop_cites_is_printed_by_its_command(plugin, cni_mode, mode
     c = cluster(plugin, cni_mode, mode)
     checked = 0
     for src, dst, port in FLOWS:
+        if dst == "LB-IP":
+            dst = str(c.services["web-lb"].load_balancer_ip)
         for seed in (0, 1):
             for all_hooks in (False, True):
                 t = c.trace(src, dst, port=port, protocol="udp" if port == 53 else "tcp", seed=seed,
