@@ -286,7 +286,7 @@ def known_difference(cluster: "Cluster", k: "FlowCheck") -> KnownDifference | No
             if b is None or predicted_outcome(b) != ANSWERED:
                 continue
             for hop in b.hops:
-                if hop.nat and hop.nat[0].kind == "DNAT" and (hop.in_interface or "").split()[0:1] in (["eth0"], ["azure0"]) \
+                if hop.nat and hop.nat[0].kind == "DNAT" and hop.in_interface in ("eth0", "azure0") \
                         and b.delivered_to and hop.place.kind == "node":
                     node = cluster._nodes[cluster._node_index(hop.place.name)]
                     pod = cluster.owners(b.hops[-1].packet.dst)

@@ -275,7 +275,6 @@ def _hop_points(cluster: "Cluster", hop, lay: Layout, prev: tuple[float, float] 
         for dev in (hop.in_interface, hop.out_interface):
             if dev is None:
                 continue
-            dev = dev.split()[0]
             out.append(lay.nics[i] if dev in ("eth0", "azure0") else lay.bridges[i])
         return out or [lay.bridges[i]]
     if place.kind == "vnet":

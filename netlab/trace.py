@@ -177,7 +177,8 @@ class Hop:
     conntrack: Conntrack | None = None
     hook: str | None = None  # PREROUTING, INPUT, FORWARD, OUTPUT or POSTROUTING, if any
     rules: tuple[Line, ...] = ()  # every rule line that matched at this hook, in order
-    via: str | None = None  # how the packet met the decision when it is not an interface (a socket)
+    via: str | None = None  # how it arrived where no interface says it: "from <node>", "frontend ...", a socket
+    in_port: str | None = None  # the bridge port behind in_interface (a pod's veth on cbr0), if any
 
     @property
     def netns(self) -> str:
@@ -190,8 +191,8 @@ class Hop:
         if self.via:
             parts.append(self.via)
         if self.in_interface:
-            parts.append(self.in_interface if self.in_interface.startswith(("from ", "frontend "))
-                         else f"in {self.in_interface}")
+            port = f" (from its port {self.in_port})" if self.in_port else ""
+            parts.append(f"in {self.in_interface}{port}")
         if self.out_interface:
             parts.append(f"out {self.out_interface}")
         text = ", ".join(parts)
@@ -509,11 +510,11 @@ class _Walk:
     def hop(self, place: Place, pkt: Header, line: Line, note: str = "", *, into: str | None = None,
             out: str | None = None, before: Header | None = None, nat: tuple[Nat, ...] = (),
             conntrack: Conntrack | None = None, hook: str | None = None, rules: tuple[Line, ...] = (),
-            via: str | None = None) -> None:
+            via: str | None = None, port: str | None = None) -> None:
         if len(self.hops) >= _MAX_HOPS:
             raise _Drop(f"more than {_MAX_HOPS} hops: a routing loop")
         self.hops.append(Hop(place, into, out, before if before is not None else pkt, pkt, line, note, nat,
-                             conntrack, hook, rules, via))
+                             conntrack, hook, rules, via, port if port != into else None))
 
     def pod_place(self, pod: Pod) -> Place:
         return Place("pod", _pod_on(pod), f"netns {naming.netns_name(pod.namespace, pod.name)}")
@@ -756,7 +757,8 @@ class _Walk:
         reply = (after.dst, after.src, after.dport, after.sport)
         return Line(conntrack_line(self.protocol, orig, reply), "conntrack -L", node_on)
 
-    def conntrack_reverse(self, node: Node, pkt: Header, came_in: str | None, bridged: str | None = None) -> Header:
+    def conntrack_reverse(self, node: Node, pkt: Header, came_in: str | None, bridged: str | None = None,
+                          port: str | None = None) -> Header:
         """On a reply: undo the NAT the request got on this node (routed, or bridged with br_netfilter)."""
         assert self.reply_of is not None
         for where, before, after in self.reply_of.conntrack:
@@ -775,14 +777,13 @@ class _Walk:
                              "bridged IPv4 through netfilter and conntrack too)")
                 line = self.conntrack_line(node.name, before, after)
                 self.hop(self.node_place(node), new, line, note, into=came_in or "lo", before=pkt,
-                         nat=tuple(nats), conntrack=Conntrack(line, created=False))
+                         nat=tuple(nats), conntrack=Conntrack(line, created=False), port=port)
                 return new
         return pkt
 
     def reply_through_node(self, node: Node, pkt: Header, came_in: str | None, port: str | None = None) -> Header:
         """A reply crossing a node: conntrack undoes the NAT the request got here; no nat rules are read."""
-        pkt = self.conntrack_reverse(node, pkt, f"{came_in} (from its port {port})" if port and came_in != port
-                                     else came_in)
+        pkt = self.conntrack_reverse(node, pkt, came_in, port=port)
         dp = self.c.node_dataplane(node.index)
         if pkt.dst in self.node_locals(node) or pkt.dst in LOOPBACK_NET:
             self.route_hop(node, pkt, came_in, port, None, local=True)
@@ -803,7 +804,7 @@ class _Walk:
                   local: bool) -> None:
         place = self.node_place(node)
         dp = self.c.node_dataplane(node.index)
-        into = (f"{came_in} (from its port {port})" if port and came_in != port else came_in)
+        into = came_in
         if bridged_out is not None:
             return  # a bridged frame is switched, not routed (its bridge hop is already shown)
         if local:
@@ -814,7 +815,7 @@ class _Walk:
             text = LOOPBACK_LOCAL_ROUTE if pkt.dst.is_loopback else local_route(pkt.dst, dev)
             self.hop(place, pkt, Line(text, LOCAL_TABLE, node.name),
                      "the destination is one of the node's own addresses: it goes up to the node itself",
-                     into=into or "lo")
+                     into=into or "lo", port=port)
             return
         r = lookup(dp.routes, pkt.dst)
         assert r is not None
@@ -829,7 +830,7 @@ class _Walk:
                     if came_in else f"the node sends it out of {r.dev} to Azure")
             if r.via is not None:
                 note += f", addressed at layer 2 to the subnet gateway {r.via}"
-        self.hop(place, pkt, Line(str(r), "ip route", node.name), note, into=into, out=r.dev)
+        self.hop(place, pkt, Line(str(r), "ip route", node.name), note, into=into, out=r.dev, port=port)
 
     def rule_line(self, node: Node, line: Any) -> Line:
         """A line of kube-proxy's or the node's rules, with the command that prints it on ``node``."""
@@ -872,13 +873,13 @@ class _Walk:
         out_if = step.packet.out_interface
         into = None
         if came_in and hook in ("PREROUTING", "INPUT"):
-            into = f"{came_in} (from its port {port})" if port and port != came_in else came_in
+            into = came_in
         created = None
         if nats and hook in ("PREROUTING", "OUTPUT", "POSTROUTING"):
             created = Conntrack(Line("", "conntrack -L", node.name), created=True)  # filled in by the trace
         self.hop(self.node_place(node), new, decided, note, into=into,
                  out=out_if if hook in ("FORWARD", "POSTROUTING") and out_if else None, before=cur,
-                 nat=tuple(nats), conntrack=created, hook=hook,
+                 nat=tuple(nats), conntrack=created, hook=hook, port=port if into else None,
                  rules=tuple(self.rule_line(node, line) for line in lines if line.tool != "kube-proxy")
                  + ((decided,) if step.verdict == "PROXY" else ()))
 
@@ -948,7 +949,7 @@ class _Walk:
             self.hop(place, pkt, Line(self.c.node_pod_cidr_row(n), NODE_POD_CIDRS),
                      f"Azure keeps each node's pod /24 in its own routing domain for the pod CIDR: no route "
                      f"table, no encapsulation; only cluster nodes can use it. Azure shows no table of it; it "
-                     f"follows the node's pod range {dest.pod_cidr}, which kubectl prints", into=from_)
+                     f"follows the node's pod range {dest.pod_cidr}, which kubectl prints", via=from_)
             return self.through_node(dest, pkt, "eth0")
         if routes is None:
             routes, on = self.c.vnet_routes(), node.name if node is not None else None
@@ -960,7 +961,7 @@ class _Walk:
             dest = self.c.owners(r.next_hop_ip)[0]  # type: ignore[arg-type]
             self.hop(place, pkt, Line(self.c.route_table_line(r), ROUTE_TABLE),
                      f"kubenet's route for {r.address_prefix} sends the packet to node {dest.name}, which "
-                     "forwards for its pods (IP forwarding is enabled on the node's NIC)", into=from_)
+                     "forwards for its pods (IP forwarding is enabled on the node's NIC)", via=from_)
             return self.through_node(dest, pkt, "eth0")
         if kind == "VnetLocal":
             owners = self.c.owners(pkt.dst)
@@ -969,14 +970,14 @@ class _Walk:
                 what = "the node's primary address" if isinstance(owners[0], Node) else \
                     "one of the addresses Azure CNI reserved on that node's NIC"
                 self.hop(place, pkt, line, f"{pkt.dst} is {what}: the VNet delivers it straight to "
-                         f"{dest_node.name}'s NIC{note_where}", into=from_)
+                         f"{dest_node.name}'s NIC{note_where}", via=from_)
                 uplink = "azure0" if self.c.node_dataplane(dest_node.index).bridge == "azure0" else "eth0"
                 return self.through_node(dest_node, pkt, uplink, port="eth0" if uplink == "azure0" else None)
             host = _host_for_ip(self.c, pkt.dst)
             if host.kind == "vnet" and pkt.dst not in cfg.subnet_cidr:
-                self.hop(place, pkt, line, f"inside the VNet: delivered to the VM's NIC{note_where}", into=from_)
+                self.hop(place, pkt, line, f"inside the VNet: delivered to the VM's NIC{note_where}", via=from_)
                 return self.deliver_host(host, pkt)
-            self.hop(place, pkt, line, f"{pkt.dst} is in the VNet's address space{note_where}", into=from_)
+            self.hop(place, pkt, line, f"{pkt.dst} is in the VNet's address space{note_where}", via=from_)
             raise _Drop(f"no NIC in the VNet has the address {pkt.dst}")
         if kind == "Internet":
             if self.reply_of is None and pkt.src.is_private:
@@ -984,21 +985,21 @@ class _Walk:
                 nat = Nat("SNAT", (pkt.src, pkt.sport), (OUTBOUND_PUBLIC_IP, pkt.sport),
                           by="the cluster load balancer's outbound public IP")
                 self.hop(place, new, line, "leaving Azure: outbound traffic gets the cluster's public address "
-                         f"(outbound rule {OUTBOUND_RULE_NAME} of load balancer kubernetes)", into=from_,
+                         f"(outbound rule {OUTBOUND_RULE_NAME} of load balancer kubernetes)", via=from_,
                          before=pkt, nat=(nat,))
                 self.conntrack.append(("azure", pkt, new))
                 self.masquerade.append(("azure", pkt.src, OUTBOUND_PUBLIC_IP))
                 pkt = new
             else:
-                self.hop(place, pkt, line, "leaving Azure for the internet", into=from_)
+                self.hop(place, pkt, line, "leaving Azure for the internet", via=from_)
             return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
         if kind == "VNetPeering":
-            self.hop(place, pkt, line, "the peering carries it to the other VNet", into=from_)
+            self.hop(place, pkt, line, "the peering carries it to the other VNet", via=from_)
             return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
         if kind == "VirtualNetworkGateway":
-            self.hop(place, pkt, line, "the VPN gateway carries it on premises", into=from_)
+            self.hop(place, pkt, line, "the VPN gateway carries it on premises", via=from_)
             return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
-        self.hop(place, pkt, line, "next hop None: Azure drops the packet", into=from_)
+        self.hop(place, pkt, line, "next hop None: Azure drops the packet", via=from_)
         raise _Drop(self.none_reason(pkt.dst, node is not None))
 
     def azure_lb(self, host: Host, pkt: Header) -> Header:
@@ -1019,7 +1020,7 @@ class _Walk:
         state = "; ".join(f"{n.name}: {why}" for n, _, why in health)
         rule_line = Line(azurelb.rule_line(self.c, rule), LB_RULES)
         if not healthy:
-            self.hop(place, pkt, rule_line, f"health probes: {state}", into=f"frontend {rule.frontend}")
+            self.hop(place, pkt, rule_line, f"health probes: {state}", via=f"frontend {rule.frontend}")
             raise _Drop("every node failed the load balancer's health probe, so it has nowhere to send the "
                         "connection (with externalTrafficPolicy Local, only nodes running an endpoint pass)")
         node = None
@@ -1034,7 +1035,7 @@ class _Walk:
                 f"port {rule.backend_port}, floating IP on, so the destination stays {pkt.dst}; the source stays the "
                 f"client's. Health probes: {state}. Azure picked {node.name} (it hashes the connection's addresses "
                 f"and ports over the healthy nodes)")
-        self.hop(place, pkt, rule_line, note, into=f"frontend {rule.frontend}")
+        self.hop(place, pkt, rule_line, note, via=f"frontend {rule.frontend}")
         return self.through_node(node, pkt, "eth0")
 
     def none_reason(self, dst: IPv4Address, from_node_subnet: bool) -> str:
@@ -1077,7 +1078,7 @@ class _Walk:
                     new = Header(pkt.src, pkt.sport, before.src, before.sport, self.protocol)
                     self.hop(self.vnet_place(), new, Line(self.c.outbound_rule_row(), LB_OUTBOUND),
                              f"Azure's outbound rule {OUTBOUND_RULE_NAME} remembers the flow and reverses its SNAT",
-                             into="from the internet", before=pkt,
+                             via="from the internet", before=pkt,
                              nat=(Nat("un-SNAT", (pkt.dst, pkt.dport), (new.dst, new.dport)),))
                     return self.azure(new, None, self.c.vnet_routes(), None)
         if isinstance(self.target, ServiceTarget) and self.target.via == "load balancer":

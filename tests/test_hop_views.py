@@ -88,7 +88,9 @@ def test_hops_carry_data_not_prose():
     kinds = [h.place.kind for h in t.hops]
     assert kinds[0] == "pod" and "vnet" in kinds and kinds[-1] == "pod"
     dnat = next(h for h in t.hops if h.nat)
-    assert dnat.hook == "PREROUTING" and dnat.in_interface.startswith("cbr0")
+    assert dnat.hook == "PREROUTING" and dnat.in_interface == "cbr0" and dnat.in_port.startswith("veth")
+    assert dnat.interface == f"PREROUTING, in cbr0 (from its port {dnat.in_port})"
+    assert all(h.in_interface is None or " " not in h.in_interface for t_ in (t, t.reply) for h in t_.hops)
     assert dnat.nat[0].kind == "DNAT" and str(dnat.nat[0].before[0]) == str(c.services["web"].cluster_ip)
     assert dnat.before.dst != dnat.packet.dst and str(dnat.packet.dst) == "10.244.1.2"
     assert dnat.conntrack.created and dnat.conntrack.line.command == "conntrack -L"
