@@ -884,7 +884,7 @@ class Cluster:
         proxy = ()
         if self.config.proxy_mode is ProxyMode.USERSPACE:
             proxy = tuple((s.protocol, str(s.listen_ip), s.proxy_port) for s in self.node_proxy(n).extra.sockets)
-        return ToolText(format_ss(listening_sockets(self._nodes[n].ip, proxy)))
+        return ToolText(format_ss(listening_sockets(proxy)))
 
     def outbound_rule_row(self) -> str:
         return self.az_lb_outbound_rules().splitlines()[2]

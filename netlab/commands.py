@@ -91,9 +91,7 @@ def _traces(after: Any) -> list:
 
 # --------------------------------------------------------------------------- the views, by where they run
 def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]]:
-    from . import views
-    from .formats import format_ip_addr
-    from .routing import format_ip_route
+    from . import cni, naming, views
 
     node = c.nodes[n]
     dp = c.node_dataplane(n)
@@ -112,8 +110,6 @@ def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]
                 ports = [i for i in dp.interfaces if i.master == br.name]
                 learned: dict[str, list[str]] = {}
                 for pod in c.pods_on(n):
-                    from . import cni, naming
-
                     learned.setdefault(cni.host_veth_name(c.config, pod), []).append(
                         naming.virtual_mac(pod.namespace, pod.name, "eth0"))
                 if any(p.name == "eth0" for p in ports):
@@ -123,8 +119,6 @@ def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]
         return show
 
     def neigh() -> str:
-        from . import naming
-
         uplink = "azure0" if dp.bridge == "azure0" else "eth0"
         lines = [views.neigh_line(dp.gateway, uplink, views.AZURE_GATEWAY_MAC)]
         for pod in c.pods_on(n):
@@ -173,7 +167,6 @@ def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]
         table[f"ip -d link show {i.name}"] = (lambda d=i.name: node.ip_link(d, details=True))
         if i.kind == "bridge":
             table[f"ip -d link show master {i.name}"] = (lambda d=i.name: node.ip_link(master=d, details=True))
-    del format_ip_addr, format_ip_route
     return table
 
 
@@ -219,7 +212,7 @@ def _pod_views(c: "Cluster", pod: Any) -> dict[str, Callable[[], str]]:
     def neigh() -> str:
         if pdp.gateway is None:
             return ""
-        from . import cni, naming
+        from . import cni
 
         node_dp = c.node_dataplane(pod.node)
         if pdp.gateway == cni.LINK_GATEWAY:
@@ -227,7 +220,6 @@ def _pod_views(c: "Cluster", pod: Any) -> dict[str, Callable[[], str]]:
         else:
             mac = next((i.mac for i in node_dp.interfaces if any(a.ip == pdp.gateway for a in i.addresses)),
                        views.AZURE_GATEWAY_MAC)
-            del naming
         return views.neigh_line(pdp.gateway, "eth0", mac)
 
     return {

@@ -120,7 +120,7 @@ class Line:
         """The command and where it runs, in words: ``ip route (node aks-...)``."""
         if self.on is None:
             return self.command
-        kind = "pod" if "/" in self.on else "host" if self.on in HOST_NAMES else "node"
+        kind = "pod" if "/" in self.on else "host" if self.on in HOST_NAMES or self.on[:1].isdigit() else "node"
         return f"{self.command} ({kind} {self.on})"
 
 
@@ -753,9 +753,7 @@ class _Walk:
         return frozenset(entries)
 
     def conntrack_line(self, node_on: str, before: Header, after: Header) -> Line:
-        orig = (before.src, before.dst, before.sport, before.dport)
-        reply = (after.dst, after.src, after.dport, after.sport)
-        return Line(conntrack_line(self.protocol, orig, reply), "conntrack -L", node_on)
+        return Line(conntrack_line(self.protocol, *_ct_tuples(before, after)), "conntrack -L", node_on)
 
     def conntrack_reverse(self, node: Node, pkt: Header, came_in: str | None, bridged: str | None = None,
                           port: str | None = None) -> Header:
@@ -1346,22 +1344,31 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
     return _with_conntrack(cluster, result)
 
 
+def _ct_tuples(before: Header, after: Header) -> tuple[tuple, tuple]:
+    """A connection's original tuple (as it came in) and reply tuple (the answer to what went out)."""
+    return (before.src, before.dst, before.sport, before.dport), (after.dst, after.src, after.dport, after.sport)
+
+
 def conntrack_entries(cluster: "Cluster", t: Trace) -> dict[Any, list[str]]:
     """The entries ``conntrack -L`` shows after trace ``t``, per node index (and ``"azure"``),
     in the state the connection is left in: ``ESTABLISHED [ASSURED]`` once the reply came back,
     ``CLOSE`` after a reset, ``[UNREPLIED]`` when no answer came."""
+    return {where: [line for _, _, line in rows] for where, rows in _entries(t).items()}
+
+
+def _entries(t: Trace) -> dict[Any, list[tuple[Header, Header, str]]]:
+    """Per node index (and ``"azure"``): each connection's first header in, header out, and its entry."""
     answered = t.reply is not None and t.reply.verdict is Verdict.DELIVERED
-    out: dict[Any, list[str]] = {}
+    out: dict[Any, list[tuple[Header, Header, str]]] = {}
     for where, before, after in t.connections:
-        orig = (before.src, before.dst, before.sport, before.dport)
-        reply = (after.dst, after.src, after.dport, after.sport)
+        orig, reply = _ct_tuples(before, after)
         if answered:
             line = conntrack_line(t.protocol, orig, reply)
         elif t.verdict is Verdict.REFUSED and t.protocol == "tcp":
             line = conntrack_line(t.protocol, orig, reply, state="CLOSE", assured=False)
         else:
             line = conntrack_line(t.protocol, orig, reply, state="SYN_SENT", assured=False, unreplied=True)
-        out.setdefault(where, []).append(line)
+        out.setdefault(where, []).append((before, after, line))
     return out
 
 
@@ -1369,16 +1376,13 @@ def _with_conntrack(cluster: "Cluster", t: Trace) -> Trace:
     """Fill each NAT hop's conntrack entry with the line ``conntrack -L`` shows after the trace."""
     if not any(h.conntrack is not None and h.conntrack.created for h in t.hops):
         return t
-    entries = conntrack_entries(cluster, t)
-    by_name = {cluster._nodes[w].name: lines for w, lines in entries.items() if w != "azure"}
+    by_name = {cluster._nodes[w].name: rows for w, rows in _entries(t).items() if w != "azure"}
     hops = []
     for h in t.hops:
         if h.conntrack is not None and h.conntrack.created and h.place.kind == "node":
-            lines = [ln for ln in by_name.get(h.place.name, ())
-                     if f"src={h.before.src} dst={h.before.dst} sport={h.before.sport} dport={h.before.dport} " in ln
-                     or f"src={h.packet.src} dst={h.packet.dst} sport={h.packet.sport} dport={h.packet.dport} " in ln]
-            if not lines:
-                lines = [ln for ln in by_name.get(h.place.name, ()) if f"sport={h.before.sport} " in ln]
+            rows = by_name.get(h.place.name, ())
+            # the hop's connection: the one it opened (same header in), or finished (same header out)
+            lines = [line for before, after, line in rows if h.before == before or h.packet == after]
             if lines:
                 h = dataclasses.replace(h, conntrack=Conntrack(Line(lines[0], "conntrack -L", h.place.name), True))
             else:

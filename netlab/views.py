@@ -162,7 +162,7 @@ def node_pod_cidrs(rows: Sequence[tuple[str, str, str]]) -> str:
 
 
 # --------------------------------------------------------------------------- ss -ltunp
-def listening_sockets(node_ip: IPv4Address, proxy: Sequence[tuple[str, str, int]] = ()) -> list[tuple]:
+def listening_sockets(proxy: Sequence[tuple[str, str, int]] = ()) -> list[tuple]:
     """The sockets an AKS node listens on: sshd, kubelet, kube-proxy's metrics and health
     ports, systemd-resolved's stub, and (userspace mode) kube-proxy's proxy ports
     (``proxy``: ``(protocol, listen address, port)``). Rows ``(netid, local, port, process, pid, fd)``."""
