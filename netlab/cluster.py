@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rpds import HashTrieMap
+from rpds import HashTrieMap, HashTrieSet
 
 from . import cni, ipam, naming, services
 from .errors import ConfigError, DuplicateError, NodeFullError, NotFoundError, did_you_mean
@@ -78,6 +78,8 @@ class Cluster:
     _pods: Any = field(repr=False)  # HashTrieMap[(namespace, name), Pod]
     _next_seq: int = 0
     _services: Any = field(default=HashTrieMap(), repr=False)  # HashTrieMap[(namespace, name), ServiceEntry]
+    # (namespace, label key, label value) -> HashTrieSet of pod keys: what a selector matches
+    _labels: Any = field(default=HashTrieMap(), repr=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ----------------------------------------------------------------- building
@@ -155,6 +157,7 @@ class Cluster:
         ipam.check_node_count(cfg, nodes)
         node_map: dict[int, Node] = {}
         pod_map: dict[tuple[str, str], Pod] = {}
+        by_label: dict[tuple[str, str, str], set] = {}
         seq = 0
         addr = ipaddress.IPv4Address
         was_enabled = gc.isenabled()
@@ -165,11 +168,14 @@ class Cluster:
                 base = int(ipam.pod_ip(cfg, n, 0))
                 for slot, (key, containers, labels) in enumerate(placements[n] if n < len(placements) else ()):
                     pod_map[key] = Pod(key[1], key[0], n, addr(base + slot), containers, labels, seq)
+                    for label in labels:
+                        by_label.setdefault((key[0], *label), set()).add(key)
                     keys.append(key)
                     seq += 1
                 node_map[n] = cls._make_node(cfg, n, tuple(keys))
             return cls(cfg, nodes, HashTrieMap(node_map), HashTrieMap(pod_map), seq,
-                       services.default_services(cfg))
+                       services.default_services(cfg),
+                       HashTrieMap({k: HashTrieSet(v) for k, v in by_label.items()}))
         finally:
             if was_enabled:
                 gc.enable()
@@ -234,8 +240,13 @@ class Cluster:
         slot = ipam.free_slot(self.config, n, old.name, used, name, last=old.last_reserved)
         pod = Pod(name, namespace, n, ipam.pod_ip(self.config, n, slot), conts, lab, self._next_seq)
         new_node = dataclasses.replace(old, pods=old.pods + (key,), last_reserved=slot)
+        by_label = self._labels
+        for label in lab:
+            lk = (namespace, *label)
+            by_label = by_label.insert(lk, by_label.get(lk, HashTrieSet()).insert(key))
         return dataclasses.replace(self, _nodes=self._nodes.insert(n, new_node),
-                                   _pods=self._pods.insert(key, pod), _next_seq=self._next_seq + 1)
+                                   _pods=self._pods.insert(key, pod), _next_seq=self._next_seq + 1,
+                                   _labels=by_label)
 
     def add_coredns(self, replicas: int = 2) -> "Cluster":
         """A new cluster running CoreDNS, the DNS server behind the ``kube-system/kube-dns`` Service.
@@ -263,8 +274,13 @@ class Cluster:
         pod = self._pod(name, namespace)
         old = self._nodes[pod.node]
         new_node = dataclasses.replace(old, pods=tuple(k for k in old.pods if k != pod.key))
+        by_label = self._labels
+        for label in pod.labels:
+            lk = (pod.namespace, *label)
+            left = by_label[lk].remove(pod.key)
+            by_label = by_label.insert(lk, left) if left else by_label.remove(lk)
         return dataclasses.replace(self, _nodes=self._nodes.insert(pod.node, new_node),
-                                   _pods=self._pods.remove(pod.key))
+                                   _pods=self._pods.remove(pod.key), _labels=by_label)
 
     def add_node(self, count: int = 1) -> "Cluster":
         """A new cluster with ``count`` more (empty) nodes."""
@@ -546,6 +562,25 @@ class Cluster:
 
         return runtime.sandbox_of(pod, self._nodes[pod.node].name, self._pod_age(pod))
 
+    def pods_selected(self, namespace: str, selector: Sequence[tuple[str, str]]) -> tuple[Pod, ...]:
+        """The pods of ``namespace`` whose labels include every ``(key, value)`` of ``selector``,
+        by address then name (an empty selector selects nothing, as a Service's does).
+
+        Read from an index kept by every change, so a Service's EndpointSlice costs what it
+        selects, not the number of pods in the cluster.
+
+        >>> c = Cluster.aks("kubenet").add_pod("a", labels={"app": "web"}).add_pod("b", labels={"app": "db"})
+        >>> [p.name for p in c.pods_selected("default", [("app", "web")])]
+        ['a']
+        """
+        if not selector:
+            return ()
+        sets = sorted((self._labels.get((namespace, k, v), HashTrieSet()) for k, v in selector), key=len)
+        keys = set(sets[0])
+        for more in sets[1:]:
+            keys.intersection_update(more)
+        return tuple(sorted((self._pods[k] for k in keys), key=lambda p: (int(p.ip), p.name)))
+
     def owners(self, ip: IPv4Address) -> tuple[Any, ...]:
         """Every node or pod holding ``ip`` (more than one only for overlapping ``none`` bridges)."""
         ip = ipam.parse_address(ip, "address")
@@ -723,16 +758,16 @@ class Cluster:
         return ToolText(self._effective_table(self.vnet_routes())[0])
 
     def _effective_table(self, routes: tuple[AzureRoute, ...]) -> tuple[str, dict]:
-        key = ("eff", routes)
+        key = ("eff", id(routes))  # hashing hundreds of routes per lookup would cost more than the lookup
         hit = self._cache.get(key)
-        if hit is None:
+        if hit is None or hit[2] is not routes:
             rows = [(r.source, "Active" if r.active else "Invalid", str(r.address_prefix), r.next_hop_type, str(r.next_hop_ip or ""))
                     for r in routes]
             text = format_table(("Source", "State", "Address Prefix", "Next Hop Type", "Next Hop IP"), rows)
             lines = text.splitlines()[2:]
-            hit = (text, {r: lines[i] for i, r in enumerate(routes)})
+            hit = (text, {r: lines[i] for i, r in enumerate(routes)}, routes)
             self._cache[key] = hit
-        return hit
+        return hit[0], hit[1]
 
     def effective_route_line(self, route: AzureRoute) -> str:
         """The row of :meth:`effective_routes` (or of a peer's table) that holds ``route``."""

@@ -55,9 +55,7 @@ def _prefix(r: Route | AzureRoute):
     return r.dst if isinstance(r, Route) else r.address_prefix
 
 
-def lookup(table: Iterable[R], dst: IPv4Address) -> R | None:
-    """Longest-prefix match; among equal prefixes a user route beats a system route and
-    the lower metric wins. Returns ``None`` when nothing matches."""
+def _scan(table: Iterable[R], dst: IPv4Address) -> R | None:
     best: R | None = None
     best_key: tuple[int, int, int] | None = None
     for r in table:
@@ -72,6 +70,55 @@ def lookup(table: Iterable[R], dst: IPv4Address) -> R | None:
             if best_key is None or key > best_key:
                 best, best_key = r, key
     return best
+
+
+class _Index:
+    """A route table grouped by prefix length: the best route per destination network, so a
+    lookup costs at most 33 dictionary probes however many routes the table holds."""
+
+    __slots__ = ("table", "by_length")
+
+    def __init__(self, table: Sequence[R]) -> None:
+        self.table = table  # kept so the identity check below cannot meet a recycled id
+        groups: dict[int, dict[int, list]] = {}
+        for r in table:
+            if isinstance(r, AzureRoute) and not r.active:
+                continue
+            net = _prefix(r)
+            groups.setdefault(net.prefixlen, {}).setdefault(int(net.network_address), []).append(r)
+        self.by_length = [(length, (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF,
+                           {net: _scan(rs, rs and _prefix(rs[0]).network_address) for net, rs in nets.items()})
+                          for length, nets in sorted(groups.items(), reverse=True)]
+
+    def lookup(self, dst: IPv4Address):
+        d = int(dst)
+        for _length, mask, nets in self.by_length:
+            r = nets.get(d & mask)
+            if r is not None:
+                return r
+        return None
+
+
+_INDEXES: dict[int, _Index] = {}
+_INDEXED_FROM = 16  # shorter tables are scanned: building an index costs more than it saves
+
+
+def lookup(table: Iterable[R], dst: IPv4Address) -> R | None:
+    """Longest-prefix match; among equal prefixes a user route beats a system route and
+    the lower metric wins. Returns ``None`` when nothing matches.
+
+    A tuple of many routes (kubenet's route table holds one per node) is indexed once by
+    prefix length and destination network, and the index is kept for the tuple while it is
+    in use, so a lookup does not grow with the table.
+    """
+    if not isinstance(table, tuple) or len(table) < _INDEXED_FROM:
+        return _scan(table, dst)
+    index = _INDEXES.get(id(table))
+    if index is None or index.table is not table:
+        if len(_INDEXES) >= 64:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        index = _INDEXES[id(table)] = _Index(table)
+    return index.lookup(dst)
 
 
 def format_azure_route(r: AzureRoute) -> str:

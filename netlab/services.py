@@ -282,8 +282,7 @@ def endpoint_slices(cluster: "Cluster", entry: ServiceEntry) -> list[dict[str, A
             "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
         }]
     groups: dict[tuple, list[Pod]] = {}
-    pods = [p for p in cluster._pods.values() if selects(entry, p)]
-    for pod in sorted(pods, key=lambda p: (int(p.ip), p.name)):
+    for pod in cluster.pods_selected(s.namespace, entry.selector):
         resolved = tuple(resolve_target_port(pod, port) for port in s.ports)
         if all(r is None for r in resolved):
             continue
@@ -463,7 +462,7 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
     parsed = api.parse_service({"metadata": {"name": name, "namespace": namespace}, "spec": spec, "status": status})
     seq = max((e.seq for e in cluster._services.values()), default=0) + 1
     entry = ServiceEntry(parsed, tuple(sorted((str(k), str(v)) for k, v in selector.items())) if selector else (), seq)
-    check_named_ports(entry, list(cluster._pods.values()))
+    check_named_ports(entry, cluster.pods_selected(entry.spec.namespace, entry.selector or ()))
     return dataclasses.replace(cluster, _services=cluster._services.insert(entry.key, entry))
 
 

@@ -163,3 +163,35 @@ def test_membership_and_get_answer_for_unknown_names_instead_of_raising(kubenet2
     assert "web" in c.services and "kube-system/kube-dns" in c.services and "10.0.0.1" not in c.services
     assert c.pods.get("nope") is None and c.services.get("nope", "none") == "none"
     assert c.pods.get("web-0").ip == c.pods["web-0"].ip
+
+
+# The label index behind pods_selected (and so every EndpointSlice) must always equal a scan of
+# every pod, through any sequence of adds and removes, plugin switches and rebuilds.
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ops = st.lists(st.tuples(st.sampled_from(["add", "add", "remove", "plugin"]), st.integers(0, 7),
+                          st.sampled_from(["web", "db"]), st.sampled_from(["default", "shop"]),
+                          st.booleans()), max_size=25)
+
+
+@given(_ops)
+def test_pods_selected_equals_a_scan_of_every_pod(ops):
+    c = nl.Cluster.aks("kubenet", nodes=2)
+    for op, i, app, ns, tier in ops:
+        name = f"p-{i}"
+        exists = (ns, name) in {(p.namespace, p.name) for p in c.pods.values()}
+        if op == "add" and not exists:
+            labels = {"app": app, **({"tier": "front"} if tier else {})}
+            c = c.add_pod(name, node=i % 2, labels=labels, namespace=ns)
+        elif op == "remove" and exists:
+            c = c.remove_pod(name, namespace=ns)
+        elif op == "plugin":
+            c = c.with_plugin("azure-cni" if c.plugin.value == "kubenet" else "kubenet")
+        for sel_ns in ("default", "shop"):
+            for selector in ([("app", "web")], [("app", "db"), ("tier", "front")], [("tier", "front")], []):
+                scan = sorted((p for p in c.pods.values() if p.namespace == sel_ns and selector
+                               and all(dict(p.labels).get(k) == v for k, v in selector)),
+                              key=lambda p: (int(p.ip), p.name))
+                assert [(p.namespace, p.name) for p in c.pods_selected(sel_ns, selector)] == \
+                    [(p.namespace, p.name) for p in scan]

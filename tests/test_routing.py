@@ -44,3 +44,35 @@ def test_az_table_format():
 
 def test_kubectl_columns_are_padded_by_three_with_minimum_six():
     assert format_kubectl(["NAME", "AGE"], [["dnsutils", "10m"]]) == "NAME       AGE\ndnsutils   10m"
+
+
+# A long table is looked up through an index by prefix length; it must choose exactly what the
+# plain scan chooses, for kernel routes (metrics) and Azure routes (User over Default, Invalid skipped).
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from netlab import routing  # noqa: E402
+
+_nets = st.builds(lambda a, n: N((a, n), strict=False), st.integers(0, 2**32 - 1),
+                  st.sampled_from([0, 8, 12, 16, 23, 24, 25, 32]))
+_kernel = st.builds(lambda net, dev, metric: Route(net, dev, metric=metric), _nets,
+                    st.sampled_from(["eth0", "cbr0", "azure0"]), st.sampled_from([None, 0, 100, 200]))
+_azure = st.builds(lambda net, src, active: AzureRoute("r", net, "VnetLocal", source=src, active=active),
+                   _nets, st.sampled_from(["User", "Default"]), st.booleans())
+
+
+@given(st.one_of(st.lists(_kernel, min_size=16, max_size=60), st.lists(_azure, min_size=16, max_size=60)),
+       st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=20))
+def test_indexed_lookup_chooses_what_the_scan_chooses(routes, addresses):
+    table = tuple(routes)
+    for a in addresses + [int(r.dst.network_address if isinstance(r, Route) else r.address_prefix.network_address)
+                          for r in table]:
+        assert lookup(table, A(a)) == routing._scan(table, A(a))
+
+
+def test_a_long_table_is_indexed_once_and_not_confused_with_another():
+    wide = tuple(Route(N(f"10.244.{i}.0/24"), f"n{i}") for i in range(40))
+    other = tuple(Route(N(f"10.244.{i}.0/24"), f"m{i}") for i in range(40))
+    assert lookup(wide, A("10.244.7.9")).dev == "n7"
+    assert lookup(other, A("10.244.7.9")).dev == "m7"
+    assert routing._INDEXES[id(wide)].table is wide
