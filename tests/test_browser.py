@@ -12,9 +12,9 @@ On a failure the notebook's screenshot, the browser console and the server log a
 printed (``-s`` shows them), with notes that do not fail the test: stderr that is no exception,
 JavaScript errors in the console, images that did not load.
 
-Needs ``/usr/bin/chromium`` (Debian's package; playwright's own browser download is never used),
-the ``playwright`` package and JupyterLab; without one of them the module is skipped with the
-reason::
+Needs ``/usr/bin/chromium`` (Debian's package; playwright's own browser download is never used);
+without it the module is skipped with the reason. The ``playwright`` package and JupyterLab come
+with the test extra (``pip install -e ".[test]"``)::
 
     python -m pytest tests/test_browser.py -m browser -s
 """
@@ -41,11 +41,8 @@ CHROMIUM = "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else s
 if CHROMIUM is None:
     pytest.skip("the browser test needs Debian's Chromium (apt-get install chromium): "
                 "no /usr/bin/chromium and no chromium on PATH", allow_module_level=True)
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the browser test needs the playwright package (pip install playwright; "
-           "do not run `playwright install`, Debian's Chromium is used)")
-pytest.importorskip("jupyterlab", reason="the browser test needs JupyterLab (pip install -e '.[lab]')")
+
+from playwright import sync_api  # noqa: E402 - after the Chromium check, so its skip reason comes first
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))

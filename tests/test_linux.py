@@ -29,11 +29,9 @@ if _missing:
                 allow_module_level=True)
 
 from netlab import linux_check as lc  # noqa: E402
-from netlab.kubeproxy import api as kapi  # noqa: E402
 from netlab.linux import Flow  # noqa: E402
 
-MODES = [pytest.param(m, marks=pytest.mark.skipif(m not in kapi.PROXY_MODES, reason=f"netlab does not render {m} yet"))
-         for m in ("iptables", "nftables")]
+MODES = ["iptables", "nftables"]
 
 
 def _sh(*argv: str) -> str:
@@ -89,8 +87,7 @@ def test_userspace_mode_is_refused_with_the_version_that_removed_it():
 # ------------------------------------------------------------------ safety
 def test_the_hosts_routes_rules_links_and_firewall_are_untouched(kubenet2):
     before = _host_state()
-    mode = "nftables" if "nftables" in kapi.PROXY_MODES else "iptables"
-    with linux.realise(kubenet2.with_proxy_mode(mode)) as lab:
+    with linux.realise(kubenet2.with_proxy_mode("nftables")) as lab:
         lab.probe([Flow("client", "web"), Flow("client", "internet", port=443)])
         during = linux.list_netns()
     after = _host_state()

@@ -12,7 +12,6 @@ import pytest
 
 import netlab as nl
 from netlab import linux, linux_check as lc, linux_probe
-from netlab.kubeproxy import api as kapi
 from netlab.linux import Flow, Observation
 
 PREFIX = "nl00abcd"
@@ -162,7 +161,6 @@ def test_node_rules_are_the_models_iptables_save():
     assert restore[0].stdin == save
 
 
-@pytest.mark.skipif("nftables" not in kapi.PROXY_MODES, reason="netlab does not render nftables mode yet")
 def test_nftables_nodes_also_get_kube_proxys_transaction():
     _, nft = linux.proxy_rules(_cluster(mode="nftables"), 0)
     assert nft.startswith("add table ip kube-proxy")

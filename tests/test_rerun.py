@@ -19,10 +19,9 @@ import copy
 import pathlib
 import re
 
+import nbclient
+import nbformat
 import pytest
-
-nbclient = pytest.importorskip("nbclient")
-nbformat = pytest.importorskip("nbformat")
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb") if ".my-copy" not in p.name)
