@@ -45,9 +45,11 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import cni, naming
+from . import cni, names, naming
 from .errors import ConfigError, NotFoundError, did_you_mean
 from .model import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
+from .names import INTERNET_HOST, Host, hosts
+from .names import host_for_ip as _host_for_ip
 from .routing import lookup
 from .views import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
 
@@ -56,7 +58,6 @@ if TYPE_CHECKING:
 
 OUTBOUND_PUBLIC_IP = ipaddress.IPv4Address("203.0.113.10")  # RFC 5737 documentation range
 OUTBOUND_RULE_NAME = "aksOutboundRule"
-INTERNET_HOST = ipaddress.IPv4Address("198.51.100.7")  # RFC 5737 documentation range
 LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
 LOOPBACK_LOCAL_ROUTE = "local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1"
 _MAX_HOPS = 32
@@ -208,24 +209,6 @@ class Hop:
         return "; ".join(str(n) for n in self.nat) or None
 
 
-@dataclass(frozen=True, slots=True)
-class Host:
-    """A machine around the cluster."""
-
-    name: str
-    ip: IPv4Address
-    kind: str  # internet, vnet, peered, onprem
-
-    @property
-    def place(self) -> str:
-        return {
-            "internet": "internet host",
-            "vnet": "VM in the cluster's VNet",
-            "peered": "VM in a peered VNet",
-            "onprem": "host on premises",
-        }[self.kind] + f" {self.ip}"
-
-
 @dataclass(frozen=True)
 class Trace:
     """The walk of one packet: hops, verdict, and why."""
@@ -353,34 +336,6 @@ class Trace:
         )
 
 
-# --------------------------------------------------------------------------- places
-def hosts(cluster: "Cluster") -> dict[str, Host]:
-    """The named machines around the cluster that traces can start or end at."""
-    cfg = cluster.config
-    vm_net = cfg.subnet_cidr.broadcast_address + 1
-    vm_ip = vm_net + 4 if (vm_net + 4) in cfg.vnet_cidr else cfg.vnet_cidr.broadcast_address - 1
-    return {
-        "internet": Host("internet", INTERNET_HOST, "internet"),
-        "vnet-vm": Host("vnet-vm", vm_ip, "vnet"),
-        "peered-vm": Host("peered-vm", cfg.peered_cidr.network_address + 4, "peered"),
-        "onprem-host": Host("onprem-host", cfg.onprem_cidr.network_address + 266, "onprem"),
-    }
-
-
-def _host_for_ip(cluster: "Cluster", ip: IPv4Address) -> Host:
-    cfg = cluster.config
-    for h in hosts(cluster).values():
-        if h.ip == ip:
-            return h
-    if ip in cfg.vnet_cidr:
-        return Host(str(ip), ip, "vnet")
-    if ip in cfg.peered_cidr:
-        return Host(str(ip), ip, "peered")
-    if ip in cfg.onprem_cidr:
-        return Host(str(ip), ip, "onprem")
-    return Host(str(ip), ip, "internet")
-
-
 def _label(ep: Any) -> str:
     if isinstance(ep, Pod):
         return f"pod {ep.name} ({ep.ip})"
@@ -391,58 +346,17 @@ def _label(ep: Any) -> str:
     return str(ep)
 
 
-def _resolve(cluster: "Cluster", text: str, role: str) -> Any:
-    """A pod, node or host for a name or an address."""
-    if isinstance(text, (Pod, Node, Host)):
-        return text
-    text = str(text).strip()
-    try:
-        ip = ipaddress.IPv4Address(text)
-    except ValueError:
-        ip = None
-    if ip is not None:
-        owners = cluster.owners(ip)
-        if len(owners) > 1 and role == "source":
-            names = ", ".join(f"{p.name} on {cluster._nodes[p.node].name}" for p in owners)
-            raise ConfigError(
-                f"address {ip} belongs to more than one pod ({names}): with plugin 'none' every "
-                "node hands out the same 172.17.0.0/16 range; name the pod instead of its address"
-            )
-        if owners:
-            return owners[0] if role == "source" else ip
-        if role == "source":
-            cfg = cluster.config
-            if ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255"):
-                raise ConfigError(f"source {ip}: a loopback, unspecified, broadcast or multicast address sends no "
-                                  "connection; start from a pod, a node or a host such as 'internet'")
-            if ip in cfg.service_cidr:
-                raise ConfigError(f"source {ip} is in the service CIDR {cfg.service_cidr}: ClusterIPs are virtual, "
-                                  "nothing sends from them; start from a pod, a node or a host")
-            if (cfg.pod_cidr is not None and ip in cfg.pod_cidr) or ip in cfg.subnet_cidr:
-                raise NotFoundError(f"source {ip}: no pod or node of the cluster has this address; list the pods "
-                                    "with cluster.kubectl_get_pods()")
-        return _host_for_ip(cluster, ip) if role == "source" else ip
-    named = hosts(cluster)
-    if text in named:
-        return named[text]
-    if "/" in text or cluster._pods.get(("default", text)) is not None:
-        try:
-            return cluster._pod(text)
-        except NotFoundError:
-            if "/" in text:
-                raise
-    try:
-        return cluster._nodes[cluster._node_index(text)]
-    except NotFoundError:
-        pass
-    choices = [n for (_, n) in cluster._pods.keys()] if len(cluster._pods) <= 5000 else []
-    choices += list(named) + [cluster._nodes[i].name for i in range(min(cluster.node_count, 50))]
-    raise NotFoundError(
-        f"unknown {role} {text!r}: give a pod name, a node name, an IP address"
-        + (", a Service name ('web', 'kube-system/kube-dns') or 'node:nodePort'" if role == "destination" else "")
-        + " or one of "
-        f"{', '.join(named)}.{did_you_mean(text, choices)}"
-    )
+def _resolve(cluster: "Cluster", text: Any, role: str) -> Any:
+    """The pod, node, host, Service or address a text names (:mod:`netlab.names`), as the walk takes it."""
+    return _walk_target(names.resolve(cluster, text, role))
+
+
+def _walk_target(peer: names.Peer) -> Any:
+    """The walk's target for a peer: a Pod, Node, Host, ServiceTarget or (an address that names nothing
+    more) the address."""
+    if peer.kind is names.Kind.SERVICE:
+        return ServiceTarget(peer.service, peer.address, peer.via)
+    return peer.pod or peer.node or peer.host or peer.address
 
 
 def _sport(src: Any, dst: Any, port: int) -> int:
@@ -1138,47 +1052,6 @@ class ServiceTarget:
         return f"{self.entry.spec.namespace}/{self.entry.spec.name}"
 
 
-def _resolve_destination(cluster: "Cluster", text: Any, port: int | None) -> tuple[Any, IPv4Address, int | None]:
-    """A destination and its address (and port, when the text gives one: ``node:30080``)."""
-    raw = str(text).strip()
-    entries = cluster._services
-    # a Service by name ("web", "kube-system/kube-dns"): Services first, as DNS would
-    ns, _, nm = raw.rpartition("/") if "/" in raw else ("default", "", raw)
-    if raw.startswith("svc:"):
-        ns, _, nm = raw[4:].rpartition("/") if "/" in raw[4:] else ("default", "", raw[4:])
-    entry = entries.get((ns, nm))
-    if entry is not None and not raw.startswith("pod:"):
-        return ServiceTarget(entry, entry.cluster_ip, "cluster IP"), entry.cluster_ip, None
-    if raw.startswith(("pod:", "svc:")):
-        raw = raw[4:]
-        if text.startswith("svc:"):
-            cluster._service(raw)  # raises NotFoundError with a suggestion
-    # "address:port" or "node-name:port": a NodePort (or any port) on that address
-    host, sep, port_text = raw.rpartition(":")
-    if sep and port_text.isdigit() and host:
-        target, ip, _ = _resolve_destination(cluster, host, None)
-        if isinstance(target, Node):
-            for e in entries.values():
-                if any(p.node_port == int(port_text) for p in e.spec.ports):
-                    return ServiceTarget(e, target.ip, f"NodePort on {target.name}"), target.ip, int(port_text)
-        return target, ip, int(port_text)
-    try:
-        ip = ipaddress.IPv4Address(raw)
-    except ValueError:
-        return _resolve(cluster, raw, "destination"), None, None  # type: ignore[return-value]
-    for e in entries.values():
-        if ip in e.spec.load_balancer_ips:
-            return ServiceTarget(e, ip, "load balancer"), ip, None
-        if ip in e.spec.external_ips:
-            return ServiceTarget(e, ip, "external IP"), ip, None
-        if ip == e.cluster_ip:
-            return ServiceTarget(e, ip, "cluster IP"), ip, None
-    owners = cluster.owners(ip)
-    if len(owners) == 1 and isinstance(owners[0], Node):
-        return owners[0], ip, None
-    return ip, ip, None
-
-
 def _source_address(cluster: "Cluster", source: Any, dst: IPv4Address) -> IPv4Address:
     """The source address Linux picks: lo's for a loopback destination; for a node, the
     preferred source (``src``) of its route to the destination (``10.244.0.1`` towards a
@@ -1266,22 +1139,20 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         raise ConfigError(f"after={after!r}: give the trace of the earlier connection, as cluster.trace(...) "
                           "returned it")
     s = _resolve(cluster, src, "source")
-    if str(dst).strip() in ("localhost", "127.0.0.1"):
+    to = names.destination(cluster, dst)
+    if to.kind is names.Kind.LOOPBACK:
         if isinstance(s, Host):
             raise ConfigError("'localhost' is the source's own loopback: start from a pod or a node")
         d: Any = s
-        dst_ip = ipaddress.IPv4Address("127.0.0.1")
     else:
-        d, dst_ip, given = _resolve_destination(cluster, dst, port)
-        if given is not None:
-            _check_port(given, f"the port in {dst!r}")
-            if port is not None and port != given:
-                raise ConfigError(f"{dst!r} names port {given} and port={port} another: give the port once, in "
+        d = _walk_target(to)
+        if to.port is not None:
+            if port is not None and port != to.port:
+                raise ConfigError(f"{dst!r} names port {to.port} and port={port} another: give the port once, in "
                                   "the destination or as port=")
-            port = given
-        if dst_ip is None:
-            dst_ip = d if isinstance(d, ipaddress.IPv4Address) else d.ip
-        _check_destination(dst_ip, dst)
+            port = to.port
+        _check_destination(to.address, dst)
+    dst_ip = to.address
     port = _default_port(d, port, False)
     src_ip = _source_address(cluster, s, dst_ip)
     if after is not None and after.hops and after.hops[0].packet.src != src_ip:
@@ -1316,13 +1187,12 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         raise NotFoundError(f"endpoint={endpoint!r}, but this packet meets no Service, so there is no endpoint to "
                             "choose; leave endpoint out, or trace to a Service")
     reply = None
-    if verdict in (Verdict.DELIVERED, Verdict.MISDELIVERED) and walk.hops \
-            and str(dst).strip() not in ("localhost", "127.0.0.1"):
+    if verdict in (Verdict.DELIVERED, Verdict.MISDELIVERED) and walk.hops and to.kind is not names.Kind.LOOPBACK:
         reply = _reply(cluster, walk, s, pkt, proto)
-    dst_label = "localhost" if str(dst).strip() in ("localhost", "127.0.0.1") else _label(d)
+    dst_label = "localhost" if to.kind is names.Kind.LOOPBACK else _label(d)
     if isinstance(d, ServiceTarget):
         dst_label = f"Service {d.name} ({d.via} {dst_ip}:{port})"
-    elif isinstance(d, Node) and port and str(dst).strip().endswith(f":{port}"):
+    elif to.kind is names.Kind.NODE and to.port is not None:
         dst_label = f"node {d.name} port {port} ({d.ip}:{port})"
     result = Trace(
         source=_label(s),
