@@ -667,10 +667,10 @@ class Cluster:
         key = ("proxy", n)
         hit = self._cache.get(key)
         if hit is None:
-            from .kubeproxy.modes import engine_for
+            from .kubeproxy.modes import record
 
             svcs, slices = self._api_parsed()
-            hit = engine_for(self.config.proxy_mode.value, svcs, slices, self.proxy_config(n))
+            hit = record(self.config.proxy_mode).built(svcs, slices, self.proxy_config(n))
             self._cache[key] = hit
         return hit
 
@@ -1158,50 +1158,36 @@ class NodeView:
         """``iptables-save`` on the node: kube-proxy's rules (in the modes that use iptables) and the
         node's own nat rules (ip-masq-agent), as the kernel prints them back."""
         from .kubeproxy import iptables as kpi
+        from .kubeproxy.modes import record
 
-        from .kubeproxy import ipvs, userspace
-
-        built = self._c.node_proxy(self.index)
         own = self.dataplane.nat
-        printer = {"iptables": kpi.render_save, "ipvs": ipvs.render_save, "userspace": userspace.render_save}
-        if built.mode in printer:
-            return ToolText(printer[built.mode](built.extra, extra_rules=own).rstrip("\n"))
-        # nftables mode: kube-proxy uses no iptables; the node's own rules (and kubelet's canary) remain
-        return ToolText(kpi.save_text(own, canaries=(kpi.KUBE_KUBELET_CANARY,)).rstrip("\n"))
+        text = record(self._c.proxy_mode).save(self._c.node_proxy(self.index).extra, own)
+        if text is None:  # nftables mode: no iptables rules of kube-proxy; the node's own (and kubelet's canary) remain
+            text = kpi.save_text(own, canaries=(kpi.KUBE_KUBELET_CANARY,))
+        return ToolText(text.rstrip("\n"))
 
-    def _not_mode(self, mode: str, tool: str) -> str | None:
-        current = self._c.config.proxy_mode.value
-        if current == mode:
-            return None
-        return (f"({tool}: kube-proxy on this node runs in {current} mode, not {mode} mode; "
-                f"cluster.with_proxy_mode({mode!r}) shows it)")
+    def _mode_view(self, view: str) -> str:
+        """A view only one proxy mode has (the registry says which), or why this node has none."""
+        from .kubeproxy.modes import mode_with_view, record
+
+        current = record(self._c.proxy_mode)
+        if view not in current.views:
+            owner = mode_with_view(view)
+            return ToolText(f"({owner.views[view][1]}: kube-proxy on this node runs in {current.name} mode, not "
+                            f"{owner.name} mode; cluster.with_proxy_mode({owner.name!r}) shows it)")
+        return ToolText(current.render(self._c.node_proxy(self.index).extra, current.views[view][0]).rstrip("\n"))
 
     def ipvsadm(self) -> str:
         """``ipvsadm -Ln`` on the node (IPVS mode: one virtual server per Service address and port)."""
-        msg = self._not_mode("ipvs", "ipvsadm -Ln")
-        if msg:
-            return ToolText(msg)
-        from .kubeproxy import ipvs
-
-        return ToolText(ipvs.render_ipvsadm(self._c.node_proxy(self.index).extra).rstrip("\n"))
+        return self._mode_view("ipvsadm")
 
     def ipset_list(self) -> str:
         """The ipsets kube-proxy keeps in IPVS mode."""
-        msg = self._not_mode("ipvs", "ipset")
-        if msg:
-            return ToolText(msg)
-        from .kubeproxy import ipvs
-
-        return ToolText(ipvs.render_ipset(self._c.node_proxy(self.index).extra).rstrip("\n"))
+        return self._mode_view("ipset_list")
 
     def nft_list(self) -> str:
         """``nft list table ip kube-proxy`` on the node (nftables mode)."""
-        msg = self._not_mode("nftables", "nft list table ip kube-proxy")
-        if msg:
-            return ToolText(msg)
-        from .kubeproxy import nftables
-
-        return ToolText(nftables.render_list(self._c.node_proxy(self.index).extra).rstrip("\n"))
+        return self._mode_view("nft_list")
 
     @property
     def sandboxes(self) -> list["runtime.Sandbox"]:
@@ -1247,12 +1233,7 @@ class NodeView:
 
     def kube_proxy_ports(self) -> str:
         """Userspace mode: the port kube-proxy's process listens on for each Service port."""
-        msg = self._not_mode("userspace", "kube-proxy's proxy ports")
-        if msg:
-            return ToolText(msg)
-        from .kubeproxy import userspace
-
-        return ToolText(userspace.render_proxy(self._c.node_proxy(self.index).extra).rstrip("\n"))
+        return self._mode_view("kube_proxy_ports")
 
     def __repr__(self) -> str:
         extra = f", pods {self.pod_cidr}" if self.pod_cidr else ""

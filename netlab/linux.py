@@ -50,7 +50,7 @@ What is created (``<p>`` is a per-run prefix, ``nl`` and 6 hex digits, e.g. ``nl
   IP: the destination stays the frontend address) is emulated by sending a flow to the
   node the model's load balancer chose (a ``fwmark`` per flow), so the check starts at
   that node; health probes are the model's.
-* ``<p>-inet``, ``<p>-vm``, ``<p>-peer``, ``<p>-onprem``: the hosts of ``trace.hosts()``
+* ``<p>-inet``, ``<p>-vm``, ``<p>-peer``, ``<p>-onprem``: the hosts of ``names.hosts()``
   (the internet host also holds the API server's address, the endpoint of Service
   ``kubernetes``), behind the VNet namespace as the model places them.
 
@@ -107,7 +107,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import cni
+from . import cni, names
 from .errors import EnvironmentUnavailableError, NetlabError, NotFoundError
 from .model import Interface, Plugin, Pod, Route
 
@@ -540,28 +540,18 @@ def _external_endpoint_ips(cluster: "Cluster") -> list[Any]:
 def proxy_rules(cluster: "Cluster", n: int) -> tuple[str, str | None]:
     """``(iptables-restore text, nft -f text or None)`` for node ``n``, from the model.
 
-    The iptables text is ``node.iptables_save()`` (kube-proxy's rules in iptables mode,
-    and ip-masq-agent's in every mode). In nftables mode the nft text is the transaction
-    kube-proxy sends (an adapter: ``kubeproxy.render(..., form="transaction")`` when the
-    renderer offers it, else ``kubeproxy.nftables.render_transaction`` of the node's build).
+    The iptables text is ``node.iptables_save()`` (kube-proxy's rules in the modes that keep
+    iptables rules, and ip-masq-agent's in every mode). For a mode that writes nftables (the
+    registry in :mod:`netlab.kubeproxy.modes` names its ``nft_input`` form) the nft text is the
+    transaction kube-proxy sends.
     """
+    from .kubeproxy.modes import record
+
     save = cluster.nodes[n].iptables_save() + "\n"
-    mode = cluster.config.proxy_mode.value
-    if mode != "nftables":
+    rec = record(cluster.proxy_mode)
+    if rec.nft_input is None:
         return save, None
-    from . import kubeproxy as kp
-
-    built = cluster.node_proxy(n)
-    try:
-        from .kubeproxy import nftables as kpn
-
-        sync = getattr(built, "extra", None)
-        if sync is not None and hasattr(kpn, "render_transaction"):
-            return save, kpn.render_transaction(sync)
-    except ImportError:  # pragma: no cover - the module is there whenever the mode is
-        pass
-    svcs, slices = kp.parse_objects(cluster.api_objects())
-    return save, kp.render("nftables", svcs, slices, cluster.proxy_config(n), form="transaction")
+    return save, rec.render(cluster.node_proxy(n).extra, rec.nft_input)
 
 
 def _ebtables_script(rules: Sequence["cni.BridgeRule"]) -> str:
@@ -899,63 +889,9 @@ class Observation:
         return self.status == "answered"
 
 
-def resolve_source(cluster: "Cluster", src: str) -> tuple[str, Any]:
-    """``("pod"|"node"|"host", object)`` for a flow's source, as :meth:`Cluster.trace` reads it."""
-    from .trace import hosts
-
-    text = str(src).strip()
-    named = hosts(cluster)
-    if text in named:
-        return "host", text
-    try:
-        ip = ipaddress.IPv4Address(text)
-    except ValueError:
-        ip = None
-    if ip is not None:
-        owners = cluster.owners(ip)
-        if owners:
-            return ("pod", owners[0]) if isinstance(owners[0], Pod) else ("node", owners[0].index)
-        for name, h in named.items():
-            if h.ip == ip:
-                return "host", name
-        raise NotFoundError(f"no pod, node or host around the cluster has the address {ip}")
-    try:
-        return "pod", find_pod(cluster, text)
-    except NotFoundError:
-        pass
-    return "node", cluster._node_index(text)
-
-
 def resolve_destination(cluster: "Cluster", dst: str) -> ipaddress.IPv4Address:
-    """The address a client connects to for ``dst`` (the port comes from the trace)."""
-    from .trace import hosts
-
-    raw = str(dst).strip()
-    if raw in ("localhost", "127.0.0.1"):
-        return ipaddress.IPv4Address("127.0.0.1")
-    if raw.startswith("svc:"):
-        return cluster.services[raw[4:]].cluster_ip
-    if not raw.startswith("pod:"):
-        try:
-            return cluster.services[raw].cluster_ip
-        except NotFoundError:
-            pass
-    else:
-        raw = raw[4:]
-    host, sep, port = raw.rpartition(":")
-    if sep and port.isdigit() and host:
-        return resolve_destination(cluster, host)
-    try:
-        return ipaddress.IPv4Address(raw)
-    except ValueError:
-        pass
-    named = hosts(cluster)
-    if raw in named:
-        return named[raw].ip
-    try:
-        return find_pod(cluster, raw).ip
-    except NotFoundError:
-        return cluster._nodes[cluster._node_index(raw)].ip
+    """The address a client connects to for ``dst``, as the trace reads it (the port comes from the trace)."""
+    return names.destination(cluster, dst).address
 
 
 def lb_node_of(cluster: "Cluster", trace: Any) -> int | None:
@@ -1159,12 +1095,14 @@ class LinuxCluster:
             return self.plan.hosts[what]
         if what == "vnet":
             return vnet_netns(self.prefix)
-        kind, obj = resolve_source(self.cluster, what)
-        if kind == "pod":
-            return self.plan.pods[obj.key]
-        if kind == "node":
-            return self.plan.nodes[obj]
-        return self.plan.hosts[obj]
+        peer = names.source(self.cluster, what)
+        if peer.kind is names.Kind.POD:
+            return self.plan.pods[peer.pod.key]
+        if peer.kind is names.Kind.NODE:
+            return self.plan.nodes[peer.node.index]
+        if peer.host is not None and peer.host.name in self.plan.hosts:
+            return self.plan.hosts[peer.host.name]
+        raise NotFoundError(f"no pod, node or host around the cluster has the address {peer.address}")
 
     def run(self, what: "str | int", *argv: str, stdin: str = "") -> str:
         """Run a command inside a namespace of this run and return its output."""
@@ -1203,7 +1141,7 @@ class LinuxCluster:
         for k, f in enumerate(flows):
             t = f.trace(self.cluster, seed=seed)
             ns = self.netns(f.src) if f.src not in ("vnet",) else vnet_netns(self.prefix)
-            to = (str(resolve_destination(self.cluster, f.dst)), int(t.port))
+            to = (str(names.destination(self.cluster, f.dst).address), int(t.port))
             sport = self._next_sport()
             lb = lb_node_of(self.cluster, t)
             if lb is not None:

@@ -38,7 +38,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import ConfigError, did_you_mean
 from ..netfilter import (
     AddrType,
     Comment,
@@ -59,7 +58,7 @@ from ..netfilter import (
     Source,
     Statistic,
 )
-from . import api, iptables, ipvs, naming, nftables, userspace
+from . import api, modes, naming
 from .api import (
     EndpointSlice,
     ProxyConfig,
@@ -83,30 +82,17 @@ __all__ = [
     "trace_flow", "userspace",
 ]
 
-#: Per mode: how to build one node's sync, the printers by form (the first is the default),
-#: and how an error names the forms.
-_PRINTERS: dict[str, tuple[Any, dict[str, Any], str]] = {
-    "iptables": (iptables.build, {
-        "restore": lambda sync, jumps: iptables.render_restore(sync, with_jumps=jumps),
-        "save": lambda sync, jumps: iptables.render_save(sync),
-    }, "form is 'restore' (what kube-proxy writes) or 'save' (what iptables-save prints)"),
-    "nftables": (nftables.build, {
-        "transaction": lambda sync, jumps: nftables.render_transaction(sync),
-        "list": lambda sync, jumps: nftables.render_list(sync),
-    }, "nftables mode prints form 'transaction' (the nft -f input kube-proxy writes) or 'list' "
-       "(what nft list table prints)"),
-    "ipvs": (ipvs.build, {
-        "ipvsadm": lambda sync, jumps: ipvs.render_ipvsadm(sync),
-        "ipset": lambda sync, jumps: ipvs.render_ipset(sync),
-        "iptables": lambda sync, jumps: ipvs.render_save(sync),
-        "restore": lambda sync, jumps: ipvs.render_restore(sync, with_jumps=jumps),
-    }, "IPVS mode prints form 'ipvsadm' (ipvsadm -Ln), 'ipset' (ipset save), 'iptables' (iptables-save) "
-       "or 'restore' (the iptables-restore input)"),
-    "userspace": (userspace.build, {
-        "iptables": lambda sync, jumps: userspace.render_save(sync),
-        "proxy": lambda sync, jumps: userspace.render_proxy(sync),
-    }, "userspace mode prints form 'iptables' (iptables-save of its chains) or 'proxy' (its proxy sockets)"),
-}
+#: The mode modules load on first use (``kp.ipvs`` imports :mod:`.ipvs`): the registry in
+#: :mod:`.modes` names them, so ``import netlab`` builds no mode it does not use.
+_MODE_MODULES = {r.name: r.module for r in modes.MODES.values()}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODE_MODULES:
+        import importlib
+
+        return importlib.import_module(_MODE_MODULES[name])
+    raise AttributeError(f"module 'netlab.kubeproxy' has no attribute {name!r}")
 
 
 def rules(
@@ -137,14 +123,10 @@ def rules(
         >>> [r.line for r in kp.rules("iptables", [], [], cfg) if r.chain == "KUBE-MARK-MASQ"]
         ['-A KUBE-MARK-MASQ -j MARK --or-mark 0x00004000']
     """
-    api.check_mode(mode)
-    if mode == "nftables":
+    rec = modes.record(mode)
+    if rec.iptables_save is None:  # nftables mode
         return ()
-    if mode == "ipvs":
-        return ipvs.build(services, slices, cfg).rules
-    if mode == "userspace":
-        return userspace.build(services, slices, cfg).rules
-    return iptables.build(services, slices, cfg).rules
+    return rec.build(services, slices, cfg).rules
 
 
 def render(
@@ -191,9 +173,7 @@ def render(
         >>> kp.render("nftables", [], [], cfg, form="list").splitlines()[0]
         'table ip kube-proxy {'
     """
-    api.check_mode(mode)
-    build, printers, forms = _PRINTERS[mode]
-    form = form or next(iter(printers))
-    if form not in printers:
-        raise ConfigError(f"{forms}, not {form!r}" + did_you_mean(str(form), printers))
-    return printers[form](build(services, slices, cfg), with_jumps)
+    rec = modes.record(mode)
+    if form is not None and form not in rec.forms:
+        rec.render(None, form)  # raises the error that lists the mode's forms
+    return rec.render(rec.build(services, slices, cfg), form, with_jumps)

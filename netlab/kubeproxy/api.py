@@ -47,9 +47,6 @@ from .naming import join_host_port, service_port_name
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-#: The proxy modes netlab renders (userspace mode is historical: removed in v1.26).
-PROXY_MODES = ("iptables", "nftables", "ipvs", "userspace")
-
 #: The IPVS schedulers the kernel ships (``net/netfilter/ipvs/ip_vs_*.c``), for ``--ipvs-scheduler``.
 IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos")
 
@@ -901,29 +898,6 @@ def check_config(cfg: object) -> "ProxyConfig":
     return cfg
 
 
-def check_mode(mode: str) -> str:
-    """Check a proxy mode name and return it.
-
-    Example:
-        >>> check_mode("iptables")
-        'iptables'
-    """
-    if not isinstance(mode, str):
-        raise ConfigError(f"the proxy mode is a name such as 'iptables', not {mode!r}")
-    if mode in PROXY_MODES:
-        return mode
-    known = {"ipvs": "IPVS mode (deprecated in v1.35)", "nftables": "nftables mode (GA in v1.33)",
-             "userspace": "userspace mode (removed in v1.26)"}
-    if mode in known:
-        raise ConfigError(
-            f"netlab does not render {known[mode]} yet; use one of {', '.join(repr(m) for m in PROXY_MODES)}"
-        )
-    raise ConfigError(
-        f"kube-proxy has no proxy mode {mode!r}; netlab renders {', '.join(repr(m) for m in PROXY_MODES)}"
-        + did_you_mean(str(mode), (*PROXY_MODES, *known))
-    )
-
-
 # --------------------------------------------------------------------------------------
 # What kube-proxy derives: one entry per service port, endpoints categorised
 # --------------------------------------------------------------------------------------
@@ -1180,3 +1154,12 @@ def _check_node_ports(infos: Sequence[ServicePortInfo]) -> None:
                     "every NodePort is open on every node, so two Services cannot share one: pick another"
                 )
             owner[key] = here
+
+
+def __getattr__(name: str) -> Any:
+    # The list of modes is the registry's (netlab.kubeproxy.modes); read it there.
+    if name in ("PROXY_MODES", "check_mode"):
+        from . import modes
+
+        return getattr(modes, name)
+    raise AttributeError(f"module 'netlab.kubeproxy.api' has no attribute {name!r}")

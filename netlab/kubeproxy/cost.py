@@ -72,7 +72,8 @@ from functools import lru_cache
 from ..errors import ConfigError
 from ..formats import ToolText
 from ..netfilter import Context, Packet
-from .api import ProxyConfig, check_mode, parse_endpoint_slice, parse_service
+from .api import ProxyConfig, parse_endpoint_slice, parse_service
+from .modes import check_mode
 
 #: Published measurements, with their source and whether netlab's sources confirm them.
 PUBLISHED = (
@@ -160,22 +161,12 @@ def _built(mode: str, services: int, endpoints: int, moved: int | None = None):
     return engine_for(mode, *_parsed(services, endpoints, moved), _CFG)
 
 
-def _printer(mode: str, form: str):
-    """The printer :func:`netlab.kubeproxy.render` uses for ``mode`` and ``form`` (restore input without jumps)."""
-    from . import iptables, ipvs, nftables, userspace
-
-    return {("iptables", "restore"): lambda sync: iptables.render_restore(sync, with_jumps=False),
-            ("nftables", "transaction"): nftables.render_transaction,
-            ("ipvs", "restore"): lambda sync: ipvs.render_restore(sync, with_jumps=False),
-            ("ipvs", "ipset"): ipvs.render_ipset,
-            ("ipvs", "ipvsadm"): ipvs.render_ipvsadm,
-            ("userspace", "iptables"): userspace.render_save}[mode, form]
-
-
 @lru_cache(maxsize=12)  # texts of 2,000 Services run to megabytes: keep a few
 def _render(mode: str, form: str, services: int, endpoints: int, moved: int | None = None) -> str:
     """The mode's text for the benchmark (``moved``: after that Service's last endpoint was replaced)."""
-    return _printer(mode, form)(_built(mode, services, endpoints, moved).extra)
+    from .modes import record
+
+    return record(mode).render(_built(mode, services, endpoints, moved).extra, form, with_jumps=False)
 
 
 def _check(mode: str, services: int, endpoints: int) -> None:

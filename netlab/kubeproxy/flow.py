@@ -34,9 +34,9 @@ from typing import Any
 
 from ..errors import ConfigError, did_you_mean
 from ..netfilter import Address, Context, Packet, ip, net
-from .api import EndpointSlice, ProxyConfig, Service, check_mode
+from .api import EndpointSlice, ProxyConfig, Service
 from .engine import walk_node
-from .modes import engine_for
+from .modes import check_mode, engine_for
 from .naming import join_host_port
 
 

@@ -89,6 +89,8 @@ from ..netfilter import (
     format_save,
 )
 from .api import EndpointInfo, EndpointSlice, ProxyConfig, Service, ServicePortInfo, service_ports
+from .engine import IptablesEngine
+from .modes import BuiltMode
 from .naming import endpoint_chain_name, port_proto_hash
 
 KUBE_SERVICES = "KUBE-SERVICES"
@@ -517,6 +519,16 @@ _JUMP_NOTE = {
         "# kube-proxy inserts each jump from a built-in chain with `iptables -t nat -I <chain> ...` (EnsureRule).",
     ),
 }
+
+
+def built_mode(
+    services: Iterable[Mapping[str, Any] | Service],
+    slices: Iterable[Mapping[str, Any] | EndpointSlice],
+    cfg: ProxyConfig,
+) -> BuiltMode:
+    """iptables mode for the node ``cfg`` describes, ready for :func:`netlab.kubeproxy.flow.trace_flow`."""
+    sync = build(services, slices, cfg)
+    return BuiltMode("iptables", IptablesEngine(sync.rules), sync.rules, extra=sync)
 
 
 def render_restore(sync: FullSync, *, with_jumps: bool = True) -> str:

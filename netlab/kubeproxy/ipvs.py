@@ -140,7 +140,6 @@ from typing import Any
 from ..errors import ConfigError, NotFoundError, did_you_mean
 from ..netfilter import (
     BUILTIN_CHAINS,
-    Address,
     AddrType,
     Comment,
     Conntrack,
@@ -1215,23 +1214,14 @@ class IpvsEngine:
 class IpvsMode(BuiltMode):
     """IPVS mode set up on one node: :class:`BuiltMode` with IPVS persistence templates as affinity."""
 
-    def affinity_entries(self, source: Address, affinity: Iterable[str]) -> frozenset:
-        """The persistence templates a client with ClientIP affinity to these endpoints has.
+    affinity_holder = "a real server of any IPVS virtual server on this node"
 
-        IPVS keeps one template per client and virtual server; netlab's ``affinity=``
-        means "the virtual server this packet reaches has a template for this client
-        pointing at that real server".
-        """
+    def affinity_keys(self) -> Mapping[str, tuple[str, ...]]:
+        """Real server -> its persistence template. IPVS keeps one template per client and virtual
+        server; netlab's ``affinity=`` means "the virtual server this packet reaches has a template
+        for this client pointing at that real server"."""
         known = sorted({rs.endpoint for vs in self.extra.virtual_servers for rs in vs.real_servers})
-        entries = set()
-        for endpoint in affinity:
-            if endpoint not in known:
-                raise NotFoundError(
-                    f"affinity endpoint {endpoint!r} is not a real server of any IPVS virtual server on this node; "
-                    f"give one as 'IP:port' from flow.endpoints" + did_you_mean(endpoint, known)
-                )
-            entries.add((TEMPLATE_PREFIX + endpoint, source))
-        return frozenset(entries)
+        return {endpoint: (TEMPLATE_PREFIX + endpoint,) for endpoint in known}
 
 
 def built_mode(

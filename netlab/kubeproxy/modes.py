@@ -1,25 +1,167 @@
-"""Each proxy mode, built for one node: its engine, its printed forms, its extras.
+"""The registry of kube-proxy's modes: one record per :class:`~netlab.model.ProxyMode`.
 
-:func:`engine_for` is the one place that knows which module implements which mode.
+A record says which module implements the mode and, by name, what that module offers: how
+to build one node's sync, how to set the mode up as an engine, its printed forms (the first
+is the default), the node views it answers (by the command a learner types) and how its
+ClientIP affinity is held. :func:`netlab.kubeproxy.render`, :func:`netlab.kubeproxy.rules`,
+the node views of :class:`netlab.Cluster` (and so ``cluster.run``) and :mod:`netlab.linux`
+all look modes up here, and a mode's module is imported only when the mode is first used.
+Adding a mode means one module (``build``, ``built_mode`` and its printers) and one record.
+
+:class:`BuiltMode` is a mode set up on one node: its engine, the iptables rules it keeps, and
+the affinity entries a client holds.
 
 Example:
     >>> from netlab.kubeproxy.api import ProxyConfig
     >>> built = engine_for("iptables", [], [], ProxyConfig(node_name="n", node_ips=["10.224.0.4"]))
     >>> built.hook_names("OUTPUT")
     ('nat OUTPUT', 'filter OUTPUT')
+    >>> tuple(record("ipvs").forms)
+    ('ipvsadm', 'ipset', 'iptables', 'restore')
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
-from ..errors import NotFoundError, did_you_mean
+from ..errors import ConfigError, NotFoundError, did_you_mean
+from ..model import ProxyMode
 from ..netfilter import Address, IPSet, Rule
-from . import iptables
-from .api import EndpointSlice, ProxyConfig, Service, check_mode
-from .engine import HOOK_TABLES, Engine, IptablesEngine
+from .api import EndpointSlice, ProxyConfig, Service
+from .engine import HOOK_TABLES, Engine
+
+
+@dataclass(frozen=True)
+class Printer:
+    """One printed form of a mode: the module's function and what it prints."""
+
+    function: str
+    shows: str
+    with_jumps: bool = False  # the function takes with_jumps= (iptables-restore input)
+
+
+@dataclass(frozen=True)
+class ModeRecord:
+    """What netlab knows of one proxy mode, by name, so nothing is imported until it is used.
+
+    Attributes:
+        mode: the mode.
+        module: the module that implements it (``build``, ``built_mode`` and the printers).
+        status: where the mode stands upstream, for the learner.
+        forms: printer by form name, the default first.
+        views: node view (the :class:`netlab.cluster.NodeView` method, which ``cluster.run`` calls
+            for the command) -> ``(form that prints it, the tool as a message names it)``.
+        iptables_save: the module's ``iptables-save`` printer (taking the node's own rules as
+            ``extra_rules``), or ``None`` when the mode keeps no iptables rules.
+        nft_input: the form that is the ``nft -f`` input, for modes that write nftables.
+    """
+
+    mode: ProxyMode
+    module: str
+    status: str
+    forms: Mapping[str, Printer]
+    views: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    iptables_save: str | None = None
+    nft_input: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.mode.value
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+    def build(self, services: Iterable[Mapping[str, Any] | Service],
+              slices: Iterable[Mapping[str, Any] | EndpointSlice], cfg: ProxyConfig) -> Any:
+        """One node's sync: the mode's rules and tables as data."""
+        return self.load().build(services, slices, cfg)
+
+    def built(self, services: Iterable[Mapping[str, Any] | Service],
+              slices: Iterable[Mapping[str, Any] | EndpointSlice], cfg: ProxyConfig) -> "BuiltMode":
+        """The mode set up on one node, as an engine."""
+        return self.load().built_mode(services, slices, cfg)
+
+    def render(self, sync: Any, form: str | None = None, with_jumps: bool = True) -> str:
+        """``sync`` printed in ``form`` (the default form if ``None``)."""
+        form = form or next(iter(self.forms))
+        if form not in self.forms:
+            shown = ", ".join(f"{f!r} ({p.shows})" for f, p in self.forms.items())
+            raise ConfigError(f"{self.name} mode prints form {shown}; not {form!r}."
+                              + did_you_mean(str(form), self.forms))
+        printer = self.forms[form]
+        function = getattr(self.load(), printer.function)
+        return function(sync, with_jumps=with_jumps) if printer.with_jumps else function(sync)
+
+    def save(self, sync: Any, extra_rules: tuple[Rule, ...]) -> str | None:
+        """``iptables-save`` of the mode's rules with the node's own, or ``None`` if it keeps none."""
+        if self.iptables_save is None:
+            return None
+        return getattr(self.load(), self.iptables_save)(sync, extra_rules=extra_rules)
+
+
+_IPTABLES_RESTORE = "the iptables-restore input kube-proxy writes"
+
+#: The modes, in the order errors and menus list them.
+MODES: dict[str, ModeRecord] = {
+    "iptables": ModeRecord(
+        ProxyMode.IPTABLES, "netlab.kubeproxy.iptables", "the default on Linux",
+        {"restore": Printer("render_restore", _IPTABLES_RESTORE, with_jumps=True),
+         "save": Printer("render_save", "what iptables-save prints")},
+        iptables_save="render_save"),
+    "nftables": ModeRecord(
+        ProxyMode.NFTABLES, "netlab.kubeproxy.nftables", "GA in v1.33",
+        {"transaction": Printer("render_transaction", "the nft -f input kube-proxy writes"),
+         "list": Printer("render_list", "what nft list table prints")},
+        views={"nft_list": ("list", "nft list table ip kube-proxy")}, nft_input="transaction"),
+    "ipvs": ModeRecord(
+        ProxyMode.IPVS, "netlab.kubeproxy.ipvs", "deprecated in v1.35",
+        {"ipvsadm": Printer("render_ipvsadm", "ipvsadm -Ln"),
+         "ipset": Printer("render_ipset", "ipset save"),
+         "iptables": Printer("render_save", "iptables-save"),
+         "restore": Printer("render_restore", _IPTABLES_RESTORE, with_jumps=True)},
+        views={"ipvsadm": ("ipvsadm", "ipvsadm -Ln"), "ipset_list": ("ipset", "ipset")},
+        iptables_save="render_save"),
+    "userspace": ModeRecord(
+        ProxyMode.USERSPACE, "netlab.kubeproxy.userspace", "removed in v1.26",
+        {"iptables": Printer("render_save", "iptables-save of its chains"),
+         "proxy": Printer("render_proxy", "its proxy sockets")},
+        views={"kube_proxy_ports": ("proxy", "kube-proxy's proxy ports")}, iptables_save="render_save"),
+}
+
+PROXY_MODES: tuple[str, ...] = tuple(MODES)
+
+
+def check_mode(mode: str) -> str:
+    """Check a proxy mode name and return it.
+
+    Example:
+        >>> check_mode("iptables")
+        'iptables'
+    """
+    if isinstance(mode, ProxyMode):
+        return mode.value
+    if not isinstance(mode, str):
+        raise ConfigError(f"the proxy mode is a name such as 'iptables', not {mode!r}")
+    if mode in MODES:
+        return mode
+    raise ConfigError(
+        f"kube-proxy has no proxy mode {mode!r}; netlab renders {', '.join(repr(m) for m in PROXY_MODES)}"
+        + did_you_mean(str(mode), PROXY_MODES)
+    )
+
+
+def record(mode: "str | ProxyMode") -> ModeRecord:
+    """The registry's record of ``mode`` (a name or a :class:`~netlab.model.ProxyMode`)."""
+    return MODES[check_mode(mode)]
+
+
+def mode_with_view(view: str) -> ModeRecord:
+    """The mode whose nodes answer the node view ``view`` (for "not in this mode" messages)."""
+    return next(r for r in MODES.values() if view in r.views)
 
 
 @dataclass(frozen=True)
@@ -47,20 +189,35 @@ class BuiltMode:
         """The tables (or base chains) a hook walks, for reports."""
         return self.hooks.get(hook, (hook,))
 
-    def affinity_entries(self, source: Address, affinity: Iterable[str]) -> frozenset:
-        """The ``-m recent`` entries a client with ClientIP affinity to these endpoints has."""
-        sep_by_endpoint: dict[str, list[str]] = {}
+    # What a client with ClientIP affinity holds differs by mode (iptables: ``-m recent`` entries of
+    # the endpoint's KUBE-SEP chains; nftables: affinity-set entries; IPVS: persistence templates;
+    # userspace: the proxier's table). A mode says, per endpoint, which entries; the checking is here.
+    affinity_holder = "an endpoint of any Service on this node"
+    affinity_source_of_names = "flow.endpoints"
+
+    def affinity_keys(self) -> Mapping[str, tuple[str, ...]]:
+        """Endpoint ``IP:port`` -> the names of the affinity entries kept for it (iptables mode:
+        the ``KUBE-SEP-...`` chains whose ``-m recent`` lists hold the client)."""
+        chains: dict[str, list[str]] = {}
         for rule in self.rules:
             if rule.table == "nat" and rule.target == "DNAT" and rule.chain.startswith("KUBE-SEP-"):
-                sep_by_endpoint.setdefault(rule.target_args[-1], []).append(rule.chain)
+                chains.setdefault(rule.target_args[-1], []).append(rule.chain)
+        return {endpoint: tuple(names) for endpoint, names in chains.items()}
+
+    def affinity_client(self, source: Address) -> Any:
+        return source
+
+    def affinity_entries(self, source: Address, affinity: Iterable[str]) -> frozenset:
+        """The entries a client with ClientIP affinity to these endpoints holds."""
+        keys = self.affinity_keys()
         entries = set()
         for endpoint in affinity:
-            if endpoint not in sep_by_endpoint:
+            if endpoint not in keys:
                 raise NotFoundError(
-                    f"affinity endpoint {endpoint!r} is not an endpoint of any Service on this node; "
-                    f"give one as 'IP:port' from flow.endpoints" + did_you_mean(endpoint, sep_by_endpoint)
+                    f"affinity endpoint {endpoint!r} is not {self.affinity_holder}; give one as 'IP:port' from "
+                    f"{self.affinity_source_of_names}." + did_you_mean(endpoint, keys)
                 )
-            entries.update((chain, source) for chain in sep_by_endpoint[endpoint])
+            entries.update((name, self.affinity_client(source)) for name in keys[endpoint])
         return frozenset(entries)
 
     def proxy_endpoint(self, passed: Any) -> str | None:
@@ -75,22 +232,4 @@ def engine_for(
     cfg: ProxyConfig,
 ) -> BuiltMode:
     """Build ``mode`` for the node ``cfg`` describes."""
-    check_mode(mode)
-    if mode == "iptables":
-        sync = iptables.build(services, slices, cfg)
-        return BuiltMode("iptables", IptablesEngine(sync.rules), sync.rules, extra=sync)
-    elif mode == "nftables":
-        # No iptables rules; hooks map to the kube-proxy table's base chains, e.g.
-        # {"PREROUTING": ("nft filter-prerouting-pre-dnat", "nft nat-prerouting"), ...}.
-        from .nftables import built_mode
-
-        return built_mode(services, slices, cfg)
-    elif mode == "ipvs":
-        from . import ipvs  # imported here: ipvs builds on BuiltMode
-
-        return ipvs.built_mode(services, slices, cfg)
-    elif mode == "userspace":
-        from . import userspace
-
-        return userspace.built_mode(services, slices, cfg)
-    raise AssertionError(mode)  # pragma: no cover - check_mode lists the modes
+    return record(mode).built(services, slices, cfg)

@@ -100,8 +100,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, NotFoundError, did_you_mean
-from ..netfilter import Address
+from ..errors import ConfigError, did_you_mean
 from .api import EndpointInfo, EndpointSlice, ProxyConfig, Service, ServicePortInfo, service_ports
 from .modes import BuiltMode
 from .nft import (
@@ -623,18 +622,11 @@ def render_list(sync: NftablesSync) -> str:
 class NftablesMode(BuiltMode):
     """nftables mode built for one node: an :class:`~.nft.NftEngine` over the ``kube-proxy`` table."""
 
-    def affinity_entries(self, source: Address, affinity: Iterable[str]) -> frozenset:
-        """The affinity-set entries a client with ClientIP affinity to these endpoints has."""
-        sets: dict[str, tuple[str, ...]] = self.extra.affinity_sets
-        entries = set()
-        for endpoint in affinity:
-            if endpoint not in sets:
-                raise NotFoundError(
-                    f"affinity endpoint {endpoint!r} is not an endpoint of a ClientIP-affinity Service on this "
-                    "node; give one as 'IP:port' from flow.endpoints" + did_you_mean(endpoint, sets)
-                )
-            entries.update((name, source) for name in sets[endpoint])
-        return frozenset(entries)
+    affinity_holder = "an endpoint of a ClientIP-affinity Service on this node"
+
+    def affinity_keys(self) -> Mapping[str, tuple[str, ...]]:
+        """Endpoint -> the affinity sets that hold a client of it."""
+        return self.extra.affinity_sets
 
 
 def built_mode(

@@ -81,7 +81,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CapacityError, ConfigError, NotFoundError, did_you_mean
+from ..errors import CapacityError, ConfigError
 from ..netfilter import (
     Address,
     AddrType,
@@ -488,18 +488,15 @@ class UserspaceEngine:
 class UserspaceMode(BuiltMode):
     """Userspace mode on one node: :class:`BuiltMode` with the proxier's own affinity table."""
 
-    def affinity_entries(self, source: Address, affinity: Iterable[str]) -> frozenset:
-        """The affinity records a client has (the proxier keeps client IP -> backend per service port)."""
-        known = sorted({e for s in self.extra.sockets for e in s.endpoints})
-        entries = set()
-        for endpoint in affinity:
-            if endpoint not in known:
-                raise NotFoundError(
-                    f"affinity endpoint {endpoint!r} is not a backend of any userspace proxy socket on this node; "
-                    f"give one as 'IP:port' from the proxy table" + did_you_mean(endpoint, known)
-                )
-            entries.add((AFFINITY_PREFIX + endpoint, ip(source)))
-        return frozenset(entries)
+    affinity_holder = "a backend of any userspace proxy socket on this node"
+    affinity_source_of_names = "the proxy table"
+
+    def affinity_keys(self) -> Mapping[str, tuple[str, ...]]:
+        """Backend -> the proxier's affinity record (it keeps client IP -> backend per service port)."""
+        return {e: (AFFINITY_PREFIX + e,) for e in sorted({e for s in self.extra.sockets for e in s.endpoints})}
+
+    def affinity_client(self, source: Address) -> Any:
+        return ip(source)
 
     def proxy_endpoint(self, passed: Any) -> str | None:
         """The backend the kube-proxy process connects to on this branch (None: no endpoints)."""
