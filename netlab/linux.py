@@ -517,15 +517,6 @@ def pods_by_key(cluster: "Cluster") -> dict[tuple[str, str], Pod]:
     return {p.key: p for i in range(cluster.node_count) for p in cluster.pods_on(i)}
 
 
-def find_pod(cluster: "Cluster", text: str) -> Pod:
-    """The pod ``"name"`` (namespace default) or ``"namespace/name"``, or :class:`NotFoundError`."""
-    ns, _, name = text.rpartition("/") if "/" in text else ("default", "", text)
-    pod = pods_by_key(cluster).get((ns, name))
-    if pod is None:
-        raise NotFoundError(f"there is no pod {name!r} in namespace {ns}")
-    return pod
-
-
 def _external_endpoint_ips(cluster: "Cluster") -> list[Any]:
     """Service endpoints outside the cluster (the API server behind ``kubernetes``)."""
     out = []
@@ -900,7 +891,7 @@ def lb_node_of(cluster: "Cluster", trace: Any) -> int | None:
         if hop.place.kind == "load balancer":
             for later in trace.hops[k + 1:]:
                 if later.place.kind == "node":
-                    return cluster._node_index(later.place.name)
+                    return cluster.nodes[later.place.name].index
             return None
     return None
 

@@ -40,8 +40,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import NetlabError, NotFoundError
-from .linux import Flow, Observation, find_pod, lb_node_of, pods_by_key, realise
+from .errors import NetlabError
+from . import names
+from .linux import Flow, Observation, lb_node_of, pods_by_key, realise
 from .model import Container, ContainerPort, Verdict
 
 if TYPE_CHECKING:
@@ -95,36 +96,16 @@ def observed_outcome(obs: Observation) -> str:
     return SILENT
 
 
-def _intended_pod(cluster: "Cluster", dst: str) -> Any:
-    """The pod a flow names as its destination (Services first, as the trace reads names)."""
-    raw = str(dst).strip()
-    if raw.startswith("svc:"):
-        return None
-    if not raw.startswith("pod:"):
-        try:
-            cluster.services[raw]
-            return None
-        except NotFoundError:
-            pass
-    else:
-        raw = raw[4:]
-    try:
-        return find_pod(cluster, raw)
-    except NotFoundError:
-        return None
-
-
 def answerer_label(cluster: "Cluster", obs: Observation) -> str | None:
     """The kernel's answerer in the words of ``Trace.delivered_to``."""
     if obs.answerer is None:
         return None
     kind, _, name = obs.answerer.partition(":")
     if kind == "pod":
-        ns, _, pod = name.partition("/")
-        p = pods_by_key(cluster)[(ns, pod)]
+        p = cluster.pods[name]
         return f"pod {p.name} ({p.ip})"
     if kind == "node":
-        n = cluster._nodes[int(name)]
+        n = cluster.nodes[int(name)]
         return f"node {n.name} ({n.ip})"
     return f"host {name} at {obs.local[0] if obs.local else '?'}"
 
@@ -132,7 +113,8 @@ def answerer_label(cluster: "Cluster", obs: Observation) -> str | None:
 def kernel_verdict(cluster: "Cluster", obs: Observation) -> Verdict:
     if not obs.answered:
         return Verdict.DROPPED
-    intended = _intended_pod(cluster, obs.flow.dst)
+    # The pod the flow names, read by the resolver the trace reads it with (a Service, an address: none).
+    intended = names.destination(cluster, obs.flow.dst).pod
     if intended is not None and obs.answerer != f"pod:{intended.namespace}/{intended.name}":
         return Verdict.MISDELIVERED
     return Verdict.DELIVERED
@@ -288,7 +270,7 @@ def known_difference(cluster: "Cluster", k: "FlowCheck") -> KnownDifference | No
             for hop in b.hops:
                 if hop.nat and hop.nat[0].kind == "DNAT" and hop.in_interface in ("eth0", "azure0") \
                         and b.delivered_to and hop.place.kind == "node":
-                    node = cluster._nodes[cluster._node_index(hop.place.name)]
+                    node = cluster.nodes[hop.place.name]
                     pod = cluster.owners(b.hops[-1].packet.dst)
                     if pod and hasattr(pod[0], "node") and pod[0].node != node.index:
                         return KNOWN_DIFFERENCES["bridged-dnat-hairpin"]
@@ -519,7 +501,7 @@ def _declared(pod: Any) -> list[tuple[int, str]]:
 def random_flows(c: "Cluster", rng: random.Random, count: int) -> list[Flow]:
     """``count`` random flows between pods, nodes, hosts and Services of ``c``."""
     pods = list(pods_by_key(c).values())
-    nodes = [c._nodes[i] for i in range(c.node_count)]
+    nodes = list(c.nodes)
     services = [name for name in c.services if name not in ("kubernetes", "kube-system/kube-dns")]
     out: list[Flow] = []
     guard = 0

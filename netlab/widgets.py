@@ -29,7 +29,8 @@ from typing import Any
 from .cluster import Cluster
 from .errors import NetlabError
 from .model import Container, ContainerPort, Plugin, ProxyMode
-from .trace import hosts
+from . import names
+from .names import hosts
 
 _OK, _BAD = "#1b7837", "#b2182b"
 
@@ -209,13 +210,18 @@ class Explorer:
     def _outside_view(self, src: str, dst: str) -> tuple[str, str]:
         """A host outside the cluster reaches a Service by its load balancer IP, not by its ClusterIP
         (which only the nodes know): translate a Service name picked for such a source, and say so."""
-        if src not in hosts(self.cluster) or dst not in self.cluster.services:
+        try:
+            source, to = names.source(self.cluster, src), names.destination(self.cluster, dst)
+        except NetlabError:
+            return dst, ""  # the trace says what is wrong with it
+        named = to.frontend is names.Frontend.CLUSTER_IP and to.port is None and str(to.address) != dst
+        if source.kind is not names.Kind.HOST or not named:
             return dst, ""
-        svc = self.cluster.services[dst]
-        if svc.load_balancer_ip is not None:
-            return (str(svc.load_balancer_ip),
+        svc = to.service.spec
+        if svc.load_balancer_ips:
+            return (str(svc.load_balancer_ips[0]),
                     f"from outside the cluster, Service {dst} is reached at its load balancer IP "
-                    f"{svc.load_balancer_ip}: ")
+                    f"{svc.load_balancer_ips[0]}: ")
         node_ports = [p.node_port for p in svc.ports if p.node_port]
         if node_ports:
             node = self.cluster.nodes[0]
