@@ -11,7 +11,7 @@ flow. (:mod:`netlab.naming` is the other direction: it *makes* the names a clust
 The grammar, for a destination:
 
 - ``svc:<name>`` or ``svc:<namespace>/<name>``: the Service, at its ClusterIP;
-- ``pod:<name>`` or ``pod:<namespace>/<name>``: the pod, also where a Service has its name;
+- ``pod:<name>`` or ``pod:<namespace>/<name>``: the pod, also where a Service or host has its name;
 - a bare ``<name>`` or ``<namespace>/<name>``: a Service first (as DNS would answer), else
   a host around the cluster (``internet``, ``vnet-vm``, ``peered-vm``, ``onprem-host``),
   a pod, or a node;
@@ -227,7 +227,8 @@ def source(cluster: "Cluster", text: Any) -> Peer:
     raw = str(text).strip()
     ip = _address(raw)
     if ip is None:
-        return _named(cluster, raw[4:] if raw.startswith("pod:") else raw, "source")
+        pod_first = raw.startswith("pod:")
+        return _named(cluster, raw[4:] if pod_first else raw, "source", pod_first)
     owners = cluster.owners(ip)
     if len(owners) > 1:
         where = ", ".join(f"{p.name} on {cluster.nodes[p.node].name}" for p in owners)
@@ -297,7 +298,7 @@ def _destination(cluster: "Cluster", raw: str, text: Any) -> Peer:
             cluster.services[body]  # raises NotFoundError, with where the Service is or what was meant
     ip = _address(body)
     if ip is None:
-        return _named(cluster, body, "destination")
+        return _named(cluster, body, "destination", pod_first=prefix == "pod:")
     for entry in _service_entries(cluster):
         spec = entry.spec
         if ip in spec.load_balancer_ips:
@@ -312,15 +313,17 @@ def _destination(cluster: "Cluster", raw: str, text: Any) -> Peer:
     return Peer(Kind.ADDRESS, ip)
 
 
-def _named(cluster: "Cluster", text: str, role: str) -> Peer:
-    """A host, pod or node by name, in that order."""
+def _named(cluster: "Cluster", text: str, role: str, pod_first: bool = False) -> Peer:
+    """A host, pod or node by name, in that order (the pod first after ``pod:``)."""
     named = hosts(cluster)
+    pod = _pod_or_none(cluster, text) if "/" not in text else None
+    if pod is not None and pod_first:
+        return Peer(Kind.POD, pod.ip, pod=pod)
     if text in named:
         return Peer(Kind.HOST, named[text].ip, host=named[text])
     if "/" in text:
         pod = cluster.pods[text].pod  # a namespace names a pod: raises NotFoundError with a suggestion
         return Peer(Kind.POD, pod.ip, pod=pod)
-    pod = _pod_or_none(cluster, text)
     if pod is not None:
         return Peer(Kind.POD, pod.ip, pod=pod)
     try:
