@@ -125,15 +125,14 @@ def add_coredns(cluster: "Cluster", replicas: int = DEFAULT_REPLICAS) -> "Cluste
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
         raise ConfigError(f"add_coredns(replicas={replicas!r}): the CoreDNS Deployment needs a whole number of "
                           "replicas, 1 or more (AKS runs at least 2, so that DNS survives losing a node)")
-    running = sorted(name for (ns, name), pod in cluster._pods.items()
-                     if ns == NAMESPACE and dict(pod.labels).get(SELECTOR[0]) == SELECTOR[1])
+    running = sorted(pod.name for pod in cluster.pods_selected(NAMESPACE, [SELECTOR]))
     if running:
         raise DuplicateError.rerun(
             f"CoreDNS already runs in this cluster ({', '.join('kube-system/' + n for n in running)}): "
             "add_coredns() adds the Deployment once; to change the number of replicas, start from a cluster "
             "without it", "add_coredns()", "CoreDNS", new="with_dns")
     cfg = cluster.config
-    counts = [len(cluster._nodes[n].pods) for n in range(cluster.node_count)]
+    counts = [len(node.pods) for node in cluster.node_records()]
     nodes = place_replicas(counts, cfg.max_pods, replicas)
     labels = {SELECTOR[0]: SELECTOR[1], "pod-template-hash": naming.pod_template_hash(NAMESPACE, DEPLOYMENT)}
     for name, node in zip(pod_names(cfg.name, cfg.resource_group, replicas), nodes):

@@ -79,7 +79,7 @@ class LbRule:
 
 
 def _lb_entries(cluster: "Cluster") -> list[Any]:
-    return sorted((e for e in cluster._services.values() if e.spec.load_balancer_ips), key=lambda e: e.key)
+    return [e for e in cluster.service_records() if e.spec.load_balancer_ips]
 
 
 def load_balancing_rules(cluster: "Cluster") -> tuple[LbRule, ...]:
@@ -111,7 +111,7 @@ def rule_for(cluster: "Cluster", ip: Any, port: int, protocol: str) -> LbRule | 
 
 def healthy_nodes(cluster: "Cluster", rule: LbRule) -> list[tuple[Any, bool, str]]:
     """``(node, healthy, why)`` for every node of the backend pool, as the rule's probe sees them."""
-    entry = cluster._services[rule.service]
+    entry = cluster.find_service(rule.service[1], rule.service[0])
     probe = rule.probe
     out = []
     endpoints_by_node: dict[str, int] = {}
@@ -123,7 +123,7 @@ def healthy_nodes(cluster: "Cluster", rule: LbRule) -> list[tuple[Any, bool, str
                 endpoints_by_node[ep["nodeName"]] = endpoints_by_node.get(ep["nodeName"], 0) + 1
     any_endpoint = bool(endpoints_by_node)
     for n in range(cluster.node_count):
-        node = cluster._nodes[n]
+        node = cluster.node_record(n)
         if probe is None:
             out.append((node, True, "no probe (UDP): always in rotation"))
         elif probe.protocol == "Http":

@@ -74,12 +74,13 @@ class Cluster:
 
     config: ClusterConfig
     node_count: int
-    _nodes: Any = field(repr=False)  # HashTrieMap[int, Node]
-    _pods: Any = field(repr=False)  # HashTrieMap[(namespace, name), Pod]
+    # Persistent maps (rpds): every change shares what it does not touch. Read them through the
+    # public methods below (node_record, pod_record, pod_records, service_records, pods_selected...).
+    _nodes: HashTrieMap = field(repr=False)  # index -> Node
+    _pods: HashTrieMap = field(repr=False)  # (namespace, name) -> Pod
     _next_seq: int = 0
-    _services: Any = field(default=HashTrieMap(), repr=False)  # HashTrieMap[(namespace, name), ServiceEntry]
-    # (namespace, label key, label value) -> HashTrieSet of pod keys: what a selector matches
-    _labels: Any = field(default=HashTrieMap(), repr=False)
+    _services: HashTrieMap = field(default=HashTrieMap(), repr=False)  # (namespace, name) -> ServiceEntry
+    _labels: HashTrieMap = field(default=HashTrieMap(), repr=False)  # (namespace, key, value) -> HashTrieSet of pod keys
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ----------------------------------------------------------------- building
@@ -208,7 +209,7 @@ class Cluster:
         """
         _check_name(name, "pod")
         _check_name(namespace, "namespace")
-        n = self._node_index(node)
+        n = self.node_index(node)
         key = (namespace, name)
         if key in self._pods:
             raise DuplicateError.rerun(
@@ -271,7 +272,7 @@ class Cluster:
 
     def remove_pod(self, name: str, namespace: str = "default") -> "Cluster":
         """A new cluster without the pod (its address becomes free again)."""
-        pod = self._pod(name, namespace)
+        pod = self.pod_record(name, namespace)
         old = self._nodes[pod.node]
         new_node = dataclasses.replace(old, pods=tuple(k for k in old.pods if k != pod.key))
         by_label = self._labels
@@ -377,17 +378,18 @@ class Cluster:
                          ("nodeport", "targetport", "port", "protocol") else "")
             raise ServiceError(f"add_service() has no setting {key!r}.{did_you_mean(key, known)}{port_hint} "
                                f"Its settings are {', '.join(known)}")
-        return services.add_service(
+        entry = services.new_service(
             self, name, selector, ports, type, namespace=namespace,
             external_traffic_policy=external_traffic_policy, internal_traffic_policy=internal_traffic_policy,
             session_affinity=session_affinity, session_affinity_timeout=session_affinity_timeout,
             cluster_ip=cluster_ip, load_balancer_source_ranges=load_balancer_source_ranges,
             external_ips=external_ips,
         )
+        return dataclasses.replace(self, _services=self._services.insert(entry.key, entry))
 
     def remove_service(self, name: str, namespace: str = "default") -> "Cluster":
         """A new cluster without the Service (its ClusterIP and NodePorts become free)."""
-        entry = self._service(name, namespace)
+        entry = self.service_record(name, namespace)
         return dataclasses.replace(self, _services=self._services.remove(entry.key))
 
     def with_proxy_mode(self, mode: "ProxyMode | str") -> "Cluster":
@@ -439,7 +441,8 @@ class Cluster:
         """The Services, by name (``"web"``) or ``"namespace/name"``."""
         return ServicesView(self)
 
-    def _service(self, name: str, namespace: str | None = None) -> "services.ServiceEntry":
+    def service_record(self, name: str, namespace: str | None = None) -> "services.ServiceEntry":
+        """The Service ``name`` (or ``namespace/name``) as data; a :class:`NotFoundError` that names where it is otherwise."""
         if not isinstance(name, str):
             raise NotFoundError(f"Services are looked up by name, such as 'web' or 'kube-system/kube-dns', not {name!r}")
         ns, _, nm = name.rpartition("/") if "/" in name else (namespace or "default", "", name)
@@ -512,7 +515,8 @@ class Cluster:
         """The pods, by name (``"web-0"``) or ``"namespace/name"``."""
         return PodsView(self)
 
-    def _node_index(self, node: "int | str") -> int:
+    def node_index(self, node: "int | str") -> int:
+        """The index of a node given by index or by name (``aks-nodepool1-...-vmss000001``)."""
         if isinstance(node, bool):
             node = str(node)
         if isinstance(node, int):
@@ -532,7 +536,8 @@ class Cluster:
         raise NotFoundError(f"there is no node named {node!r}.{did_you_mean(str(node), names)} This cluster's "
                             f"nodes are {shown}; give one of those names or its index, 0 to {self.node_count - 1}")
 
-    def _pod(self, name: str, namespace: str | None = None) -> Pod:
+    def pod_record(self, name: str, namespace: str | None = None) -> Pod:
+        """The pod ``name`` (or ``namespace/name``) as data; a :class:`NotFoundError` that names where it is otherwise."""
         if not isinstance(name, str):
             raise NotFoundError(f"pods are looked up by name, such as 'web-0' or 'kube-system/coredns-0', not {name!r}")
         ns, _, nm = name.rpartition("/") if "/" in name else (namespace or "default", "", name)
@@ -548,19 +553,55 @@ class Cluster:
                                 "cluster.kubectl_get_pods(all_namespaces=True).")
         return pod
 
+    def node_record(self, node: "int | str") -> Node:
+        """Node ``node`` (an index or a name) as data."""
+        return self._nodes[self.node_index(node)]
+
+    def node_records(self) -> tuple[Node, ...]:
+        """Every node as data, by index."""
+        return tuple(self._nodes[n] for n in range(self.node_count))
+
+    def find_pod(self, name: str, namespace: str = "default") -> Pod | None:
+        """The pod, or ``None`` when there is none of that name (no error)."""
+        return self._pods.get((namespace, name))
+
+    def pod_records(self) -> tuple[Pod, ...]:
+        """Every pod as data, oldest first (the order they were created in)."""
+        return tuple(sorted(self._pods.values(), key=lambda p: p.seq))
+
+    def pod_count(self) -> int:
+        return len(self._pods)
+
+    def pod_keys(self) -> tuple[tuple[str, str], ...]:
+        """Every pod's ``(namespace, name)``, sorted."""
+        return tuple(sorted(self._pods.keys()))
+
+    def service_records(self) -> tuple["services.ServiceEntry", ...]:
+        """Every Service as data, by namespace and name."""
+        return tuple(sorted(self._services.values(), key=lambda e: e.key))
+
+    def find_service(self, name: str, namespace: str = "default") -> "services.ServiceEntry | None":
+        """The Service, or ``None`` when there is none of that name (no error)."""
+        return self._services.get((namespace, name))
+
+    def pods_at(self, node: int, ip: IPv4Address) -> tuple[Pod, ...]:
+        """The pods on node ``node`` that hold ``ip`` (more than one only on overlapping ``none`` bridges)."""
+        return tuple(self._pod_index(node).get(ip, ()))
+
     def pods_on(self, node: "int | str") -> tuple[Pod, ...]:
         """The pods of one node, oldest first."""
-        n = self._node_index(node)
+        n = self.node_index(node)
         return tuple(self._pods[k] for k in self._nodes[n].pods)
 
-    def _pod_age(self, pod: Pod) -> int:
+    def pod_age(self, pod: Pod) -> int:
         """Minutes since ``pod`` was created on the cluster's clock (one minute per pod created since)."""
         return self._next_seq - pod.seq
 
-    def _sandbox(self, pod: Pod) -> "runtime.Sandbox":
+    def sandbox(self, pod: Pod) -> "runtime.Sandbox":
+        """The pod's sandbox (its pause container and network namespace) as the runtime holds it."""
         from . import runtime
 
-        return runtime.sandbox_of(pod, self._nodes[pod.node].name, self._pod_age(pod))
+        return runtime.sandbox_of(pod, self._nodes[pod.node].name, self.pod_age(pod))
 
     def pods_selected(self, namespace: str, selector: Sequence[tuple[str, str]]) -> tuple[Pod, ...]:
         """The pods of ``namespace`` whose labels include every ``(key, value)`` of ``selector``,
@@ -644,7 +685,7 @@ class Cluster:
         """
         from . import kubeproxy as kp
 
-        node = self._nodes[self._node_index(n)]
+        node = self._nodes[self.node_index(n)]
         cfg = self.config
         cidr = (cfg.pod_cidr if cfg.pod_cidr is not None else
                 cfg.subnet_cidr if cfg.plugin is Plugin.AZURE_CNI else None)
@@ -800,7 +841,7 @@ class Cluster:
         for k in keys:
             p = self._pods[k]
             n = len(p.containers)
-            row = [p.name, f"{n}/{n}", "Running", "0", f"{self._pod_age(p)}m", str(p.ip),
+            row = [p.name, f"{n}/{n}", "Running", "0", f"{self.pod_age(p)}m", str(p.ip),
                    self._nodes[p.node].name, "<none>", "<none>"]
             if all_namespaces:
                 row.insert(0, p.namespace)
@@ -985,11 +1026,11 @@ class NodesView(Sequence):
                 raise NotFoundError(f"there is no node {key}: this cluster has {len(self)} node(s); count from the "
                                     f"end with -1 to -{len(self)}")
             key += len(self)
-        return NodeView(self._c, self._c._nodes[self._c._node_index(key)])
+        return NodeView(self._c, self._c.node_record(key))
 
     def __iter__(self) -> Iterator["NodeView"]:
         for i in range(len(self)):
-            yield NodeView(self._c, self._c._nodes[i])
+            yield NodeView(self._c, self._c.node_record(i))
 
     def __repr__(self) -> str:
         return f"<{len(self)} nodes: {', '.join(n.name for n in self[:3])}{', ...' if len(self) > 3 else ''}>"
@@ -1002,7 +1043,7 @@ class PodsView(Mapping):
         self._c = cluster
 
     def __getitem__(self, name: str) -> "PodView":
-        return PodView(self._c, self._c._pod(name))
+        return PodView(self._c, self._c.pod_record(name))
 
     def __contains__(self, name: object) -> bool:  # `"web-0" in c.pods` answers, never raises
         return isinstance(name, str) and name in set(self)
@@ -1011,11 +1052,11 @@ class PodsView(Mapping):
         return self[name] if name in self else default
 
     def __iter__(self) -> Iterator[str]:
-        for ns, name in sorted(self._c._pods.keys()):
+        for ns, name in self._c.pod_keys():
             yield name if ns == "default" else f"{ns}/{name}"
 
     def __len__(self) -> int:
-        return len(self._c._pods)
+        return self._c.pod_count()
 
     def __repr__(self) -> str:
         names = list(self)
@@ -1029,7 +1070,7 @@ class ServicesView(Mapping):
         self._c = cluster
 
     def __getitem__(self, name: str) -> "services.ServiceView":
-        return services.ServiceView(self._c, self._c._service(name))
+        return services.ServiceView(self._c, self._c.service_record(name))
 
     def __contains__(self, name: object) -> bool:  # `"web" in c.services` answers, never raises
         return isinstance(name, str) and name in set(self)
@@ -1038,11 +1079,11 @@ class ServicesView(Mapping):
         return self[name] if name in self else default
 
     def __iter__(self) -> Iterator[str]:
-        for ns, name in sorted(self._c._services.keys()):
+        for ns, name in (e.key for e in self._c.service_records()):
             yield name if ns == "default" else f"{ns}/{name}"
 
     def __len__(self) -> int:
-        return len(self._c._services)
+        return len(self._c.service_records())
 
     def __repr__(self) -> str:
         return f"<{len(self)} Services: {', '.join(self)}>"
@@ -1192,7 +1233,7 @@ class NodeView:
     @property
     def sandboxes(self) -> list["runtime.Sandbox"]:
         """The node's pod sandboxes (one pause container per pod), newest first, as ``crictl pods`` lists them."""
-        return [self._c._sandbox(p) for p in sorted(self._c.pods_on(self.index), key=lambda p: -p.seq)]
+        return [self._c.sandbox(p) for p in sorted(self._c.pods_on(self.index), key=lambda p: -p.seq)]
 
     def crictl_pods(self) -> str:
         """``crictl pods`` on the node: one pod sandbox per pod, newest first.
@@ -1227,7 +1268,7 @@ class NodeView:
         """
         from . import runtime
 
-        age = self._c._pod_age
+        age = self._c.pod_age
         pods = sorted(self._c.pods_on(self.index), key=lambda p: -p.seq)
         return ToolText(runtime.format_crictl_ps([c for p in pods for c in runtime.containers_of(p, age(p))]))
 
@@ -1254,7 +1295,7 @@ class PodView:
 
     @property
     def node(self) -> NodeView:
-        return NodeView(self._c, self._c._nodes[self.pod.node])
+        return NodeView(self._c, self._c.node_record(self.pod.node))
 
     @property
     def dataplane(self) -> cni.PodDataplane:
@@ -1286,7 +1327,7 @@ class PodView:
         >>> sb.short_id, sb.image, sb.netns
         ('9b86cc4521762', 'mcr.microsoft.com/oss/kubernetes/pause:3.6', 'cni-6620d18f-b440-71c7-c942-5bb48df99dcf')
         """
-        return self._c._sandbox(self.pod)
+        return self._c.sandbox(self.pod)
 
     def __repr__(self) -> str:
-        return f"<Pod {self.namespace}/{self.name} {self.ip} on {self._c._nodes[self.pod.node].name}>"
+        return f"<Pod {self.namespace}/{self.name} {self.ip} on {self._c.node_record(self.pod.node).name}>"

@@ -57,17 +57,17 @@ def _where_kind(cluster: "Cluster", on: Any) -> tuple[str, Any]:
     if on is None:
         return "anywhere", None
     if isinstance(on, int) and not isinstance(on, bool):
-        return "node", cluster._node_index(on)
+        return "node", cluster.node_index(on)
     text = str(on).strip()
     if text in HOST_NAMES or text in hosts(cluster):
         return "host", text
-    if "/" in text or ("default", text) in cluster._pods:
-        return "pod", cluster._pod(text)
+    if "/" in text or cluster.find_pod(text) is not None:
+        return "pod", cluster.pod_record(text)
     try:
-        return "node", cluster._node_index(text)
+        return "node", cluster.node_index(text)
     except NotFoundError:
         pass
-    names = [n for (_, n) in cluster._pods.keys()][:200] + [cluster._nodes[i].name for i in range(cluster.node_count)]
+    names = [n for (_, n) in cluster.pod_keys()][:200] + [node.name for node in cluster.node_records()]
     raise NotFoundError(f"on={on!r}: no node, pod or host of that name; run a command on a node (its name or index), "
                         f"in a pod (its name), or on one of {', '.join(HOST_NAMES)}.{did_you_mean(text, names)}")
 
@@ -353,7 +353,7 @@ def _sample_views(c: "Cluster", kind: str) -> dict:
     if kind == "node":
         return _node_views(c, 0, None)
     if kind == "pod":
-        pods = list(c._pods.values())
+        pods = c.pod_records()
         return _pod_views(c, pods[0]) if pods else {"ip addr": None, "ip route": None,
                                                      "ip route show table local": None, "ip neigh": None}
     return _anywhere_views(c, None)

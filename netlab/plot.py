@@ -95,7 +95,7 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
             raise ConfigError(f"{what}={value!r}: give a whole number, 1 or more")
     cfg = cluster.config
     shown = min(cluster.node_count, max_nodes)
-    has_svc = any(e.spec.namespace != "kube-system" and e.spec.name != "kubernetes" for e in cluster._services.values())
+    has_svc = any(e.spec.namespace != "kube-system" and e.spec.name != "kubernetes" for e in cluster.service_records())
     width = shown * (NODE_W + GAP) + (4.8 if cfg.plugin is Plugin.KUBENET or has_svc else 0.6) + 1.4
     if ax is None:
         # A bare Figure (not pyplot): Jupyter shows it once, and nothing global keeps it alive.
@@ -197,7 +197,7 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
             _text(ax, rx + 2.1, vy - 0.45 + h - 0.46 - 0.26 * k, row + ("  <- used" if hit else ""), 6.8,
                   family="monospace", weight="bold" if hit else "normal", color=BLUE if hit else INK)
     svc_rows = []
-    for e in sorted(cluster._services.values(), key=lambda e: e.key):
+    for e in cluster.service_records():
         if e.spec.namespace == "kube-system" or e.spec.name == "kubernetes":
             continue
         ports = ",".join(f"{p.port}" + (f":{p.node_port}" if p.node_port else "") for p in e.spec.ports)
@@ -266,7 +266,7 @@ def _hop_points(cluster: "Cluster", hop, lay: Layout, prev: tuple[float, float] 
         return [p] if p else []
     if place.kind == "node":
         try:
-            i = cluster._node_index(place.name)
+            i = cluster.node_index(place.name)
         except Exception:  # noqa: BLE001 - a node beyond the drawn ones
             return []
         if i not in lay.bridges:

@@ -301,7 +301,7 @@ def endpoint_slices(cluster: "Cluster", entry: ServiceEntry) -> list[dict[str, A
             "endpoints": [{
                 "addresses": [str(p.ip)],
                 "conditions": {"ready": True, "serving": True, "terminating": False},
-                "nodeName": cluster._nodes[p.node].name,
+                "nodeName": cluster.node_record(p.node).name,
                 "targetRef": {"kind": "Pod", "name": p.name, "namespace": p.namespace},
             } for p in members],
             "ports": [{"name": port.name, "port": r, "protocol": port.protocol}
@@ -357,13 +357,12 @@ def rehome(entries: Any, old_cfg: Any, new_cfg: Any) -> Any:
     return moved
 
 
-def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | None, ports: Any, type_: str, *,
+def new_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | None, ports: Any, type_: str, *,
                 namespace: str, external_traffic_policy: str | None, internal_traffic_policy: str,
                 session_affinity: str, session_affinity_timeout: int | None, cluster_ip: str | None,
-                load_balancer_source_ranges: Sequence[str] | None, external_ips: Sequence[str] | None) -> "Cluster":
-    """See :meth:`netlab.Cluster.add_service`."""
-    import dataclasses
-
+                load_balancer_source_ranges: Sequence[str] | None, external_ips: Sequence[str] | None) -> ServiceEntry:
+    """The Service :meth:`netlab.Cluster.add_service` adds to ``cluster``, checked and with its
+    addresses and ports allocated (the cluster itself is not changed)."""
     from .errors import DuplicateError
 
     where = f"Service {namespace}/{name}"
@@ -378,7 +377,7 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
         raise ServiceError(
             f"{where}: metadata.name: Invalid value: {name!r}: a Service name must be a DNS-1035 label: lowercase "
             "letters, digits and '-', starting with a letter, at most 63 characters (for example 'web')")
-    if (namespace, name) in cluster._services:
+    if cluster.find_service(name, namespace) is not None:
         raise DuplicateError.rerun(f"{where} already exists: Service names are unique within a namespace; "
                                    "pick another name or remove_service() the old one first",
                                    f"add_service({name!r}, ...)", "the Service")
@@ -397,7 +396,7 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
         raise ServiceError(f"{where}: spec.ports: Required value; a Service needs at least one port, e.g. ports=[80]")
     port_dicts = normalise_ports(ports)
     cfg = cluster.config
-    taken_ips = {e.cluster_ip for e in cluster._services.values()}
+    taken_ips = {e.cluster_ip for e in cluster.service_records()}
     if cluster_ip is None:
         ip = allocate_cluster_ip(cfg.service_cidr, namespace, name, taken_ips)
     else:
@@ -412,14 +411,14 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
                 f"in the valid range. The range of valid IPs is {cfg.service_cidr}; pick an address inside it or "
                 "leave cluster_ip out to have one allocated")
         if ip in taken_ips:
-            owner = next(e for e in cluster._services.values() if e.cluster_ip == ip)
+            owner = next(e for e in cluster.service_records() if e.cluster_ip == ip)
             raise ServiceError(
                 f"{where}: spec.clusterIPs: Invalid value: [\"{ip}\"]: failed to allocate IP {ip}: provided IP is "
                 f"already allocated (to Service {owner.spec.namespace}/{owner.spec.name}); pick another or leave "
                 "cluster_ip out")
     stype = str(type_)
     taken_ports: dict[int, str] = {}
-    for e in cluster._services.values():
+    for e in cluster.service_records():
         for p in e.spec.ports:
             if p.node_port:
                 taken_ports[p.node_port] = f"{e.spec.namespace}/{e.spec.name}"
@@ -452,7 +451,7 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
         spec["externalIPs"] = list(external_ips)
     status: dict[str, Any] = {}
     if stype == "LoadBalancer":
-        taken_lb = {ip for e in cluster._services.values() for ip in e.spec.load_balancer_ips}
+        taken_lb = {ip for e in cluster.service_records() for ip in e.spec.load_balancer_ips}
         status = {"loadBalancer": {"ingress": [{"ip": str(allocate_lb_ip(namespace, name, taken_lb))}]}}
         if external_traffic_policy == "Local":
             spec["healthCheckNodePort"] = allocate_node_port(namespace, name, "health", set(taken_ports))
@@ -460,10 +459,10 @@ def add_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
         raise ServiceError(f"{where}: spec.loadBalancerSourceRanges: Forbidden: may only be used when `type` is "
                            "'LoadBalancer'; remove it or make the Service a LoadBalancer")
     parsed = api.parse_service({"metadata": {"name": name, "namespace": namespace}, "spec": spec, "status": status})
-    seq = max((e.seq for e in cluster._services.values()), default=0) + 1
+    seq = max((e.seq for e in cluster.service_records()), default=0) + 1
     entry = ServiceEntry(parsed, tuple(sorted((str(k), str(v)) for k, v in selector.items())) if selector else (), seq)
     check_named_ports(entry, cluster.pods_selected(entry.spec.namespace, entry.selector or ()))
-    return dataclasses.replace(cluster, _services=cluster._services.insert(entry.key, entry))
+    return entry
 
 
 def _ports_text(s: api.Service) -> str:
@@ -477,8 +476,7 @@ def format_get_svc(cluster: "Cluster", namespace: str | None, all_namespaces: bo
     """``kubectl get svc -o wide``."""
     from .routing import format_kubectl
 
-    entries = sorted((e for e in cluster._services.values() if all_namespaces or e.spec.namespace == namespace),
-                     key=lambda e: e.key)
+    entries = [e for e in cluster.service_records() if all_namespaces or e.spec.namespace == namespace]
     if not entries:
         return f"No resources found in {namespace} namespace." if not all_namespaces else "No resources found"
     rows = []
@@ -498,7 +496,7 @@ def format_get_svc(cluster: "Cluster", namespace: str | None, all_namespaces: bo
 
 
 def _age(cluster: "Cluster", e: ServiceEntry) -> str:
-    return "1h" if e.seq < 0 else f"{max((x.seq for x in cluster._services.values()), default=0) - e.seq + 1}m"
+    return "1h" if e.seq < 0 else f"{max((x.seq for x in cluster.service_records()), default=0) - e.seq + 1}m"
 
 
 def format_get_endpointslices(cluster: "Cluster", namespace: str | None, all_namespaces: bool) -> str:
@@ -515,7 +513,7 @@ def format_get_endpointslices(cluster: "Cluster", namespace: str | None, all_nam
         ports = ",".join(str(p["port"]) for p in item["ports"]) or "<unset>"
         addrs = [a for ep in item["endpoints"] for a in ep["addresses"]]
         eps = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "") or "<unset>"
-        svc = cluster._services.get((ns, item["metadata"]["labels"]["kubernetes.io/service-name"]))
+        svc = cluster.find_service(item["metadata"]["labels"]["kubernetes.io/service-name"], ns)
         row = [item["metadata"]["name"], item["addressType"], ports, eps, _age(cluster, svc) if svc else "1h"]
         if all_namespaces:
             row.insert(0, ns)

@@ -208,7 +208,7 @@ def _jump_rules() -> tuple[Rule, ...]:
 _JUMPS = _jump_rules()
 
 
-def _localnet_rule() -> Rule:
+def localnet_rule() -> Rule:
     return Rule(
         "filter",
         KUBE_FIREWALL,
@@ -467,7 +467,7 @@ def build(
     if localhost:
         # route_localnet lets 127.0.0.1:<nodePort> work, and opens a hole (issue 90259) this closes.
         w.filter_chains.append(KUBE_FIREWALL)
-        w.filter_rules.append(_localnet_rule())
+        w.filter_rules.append(localnet_rule())
 
     for info in infos:
         _service_rules(w, info, cfg, large)
@@ -498,7 +498,7 @@ def build(
         "ACCEPT",
     )
 
-    ensured = _JUMPS if localhost else _JUMPS + (_localnet_rule(),)
+    ensured = _JUMPS if localhost else _JUMPS + (localnet_rule(),)
     return FullSync(
         filter=TableSync("filter", tuple(w.filter_chains), tuple(w.filter_rules)),
         nat=TableSync("nat", tuple(w.nat_chains), tuple(w.nat_rules)),

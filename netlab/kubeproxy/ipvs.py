@@ -592,7 +592,7 @@ def _jump_rules() -> tuple[Rule, ...]:
         for chain in BUILTIN_CHAINS[table]:
             ordered.extend(chains.get((table, chain), ()))
     # kubelet's own rule in KUBE-FIREWALL (IPVS mode never writes that chain).
-    ordered.append(iptables._localnet_rule())
+    ordered.append(iptables.localnet_rule())
     return tuple(ordered)
 
 
