@@ -313,10 +313,10 @@ class Cluster:
             vnet_cidr=cfg.vnet_cidr, service_cidr=cfg.service_cidr, dns_service_ip=cfg.dns_service_ip,
             cni_mode=cfg.cni_mode if plugin is Plugin.AZURE_CNI else CniMode.TRANSPARENT,
         )
-        if not any("subnet widened" in n for n in cfg.notes):
+        if "subnet_cidr" not in cfg.widened:
             kwargs["subnet_cidr"] = cfg.subnet_cidr
         if plugin in (Plugin.KUBENET, Plugin.AZURE_CNI_OVERLAY) and cfg.pod_cidr is not None \
-                and not any("pod CIDR widened" in n for n in cfg.notes):
+                and "pod_cidr" not in cfg.widened:
             kwargs["pod_cidr"] = cfg.pod_cidr
         kwargs.update(settings)
         new_cfg = dataclasses.replace(ipam.make_config(plugin, nodes=self.node_count, **kwargs),

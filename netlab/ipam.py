@@ -206,6 +206,7 @@ def make_config(
         raise ConfigError(f"cni_mode 'bridge' is an Azure CNI setting; plugin {plugin.value} has no such mode: "
                           "use plugin='azure-cni' or leave cni_mode out")
     notes: list[str] = []
+    widened: set[str] = set()
     if max_pods is None:
         max_pods = DEFAULT_MAX_PODS[plugin]
     if not isinstance(max_pods, int) or isinstance(max_pods, bool) or not MAX_PODS_RANGE[0] <= max_pods <= MAX_PODS_RANGE[1]:
@@ -225,6 +226,7 @@ def make_config(
                     f"subnet widened from {subnet} to {wide} to fit {nodes} nodes x {per_node} "
                     "addresses (AKS would refuse the default; pass subnet_cidr to choose)"
                 )
+                widened.add("subnet_cidr")
                 subnet = wide
     else:
         subnet = parse_network(subnet_cidr, "subnet_cidr")
@@ -243,6 +245,7 @@ def make_config(
                     f"pod CIDR widened from {pods} to {wide} to give {nodes} nodes a /24 each "
                     "(pass pod_cidr to choose)"
                 )
+                widened.add("pod_cidr")
                 pods = wide
         else:
             pods = parse_network(pod_cidr, "pod_cidr")
@@ -305,6 +308,7 @@ def make_config(
         node_image=node_image,
         hairpin_mode=hairpin_mode,
         notes=tuple(notes),
+        widened=frozenset(widened),
     )
 
 

@@ -251,6 +251,9 @@ class ClusterConfig:
     node_image: str = "ubuntu-24.04"  # netlab.images: the OS and kernel every node boots
     hairpin_mode: bool = False  # kubenet's cbr0 ports: AKS writes "hairpinMode": false
     notes: tuple[str, ...] = field(default=(), compare=False)
+    # Ranges netlab chose wider than AKS's default to fit the nodes (the notes say so to the learner);
+    # a plugin switch recomputes them instead of keeping them.
+    widened: frozenset[str] = field(default=frozenset(), compare=False)  # 'subnet_cidr', 'pod_cidr'
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,3 +195,14 @@ def test_pods_selected_equals_a_scan_of_every_pod(ops):
                               key=lambda p: (int(p.ip), p.name))
                 assert [(p.namespace, p.name) for p in c.pods_selected(sel_ns, selector)] == \
                     [(p.namespace, p.name) for p in scan]
+
+
+def test_a_range_netlab_widened_is_recomputed_on_a_plugin_switch_and_a_chosen_one_is_kept():
+    wide = nl.Cluster.aks("azure-cni", nodes=3000)  # 3,000 x 31 addresses do not fit the default /16
+    assert wide.config.widened == {"subnet_cidr"} and str(wide.config.subnet_cidr) == "10.224.0.0/15"
+    assert str(wide.with_plugin("azure-cni-overlay").config.subnet_cidr) == "10.224.0.0/16"
+    chosen = nl.Cluster.aks("azure-cni", nodes=2, subnet_cidr="10.225.0.0/16")
+    assert chosen.config.widened == frozenset()
+    assert str(chosen.with_plugin("kubenet").config.subnet_cidr) == "10.225.0.0/16"
+    pods = nl.Cluster.aks("kubenet", nodes=300)  # 300 /24s do not fit the default /16 pod CIDR
+    assert pods.config.widened == {"pod_cidr"} and str(pods.config.pod_cidr) == "10.244.0.0/15"
