@@ -107,7 +107,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import cni, names
+from . import cni, names, scenarios
 from .errors import EnvironmentUnavailableError, NetlabError, NotFoundError
 from .model import Interface, Plugin, Pod, Route
 
@@ -352,14 +352,9 @@ def self_hairpin_support(release: str | None = None) -> tuple[bool, str]:
 
 
 def hairpin_cluster(proxy_mode: str = "iptables", hairpin_mode: bool = False) -> "Cluster":
-    """The smallest cluster where a pod can reach itself through its own Service: one kubenet node,
-    pod ``web-0`` (port 80) and Service ``web`` selecting it (Azure/AKS issue 5669's reproduction)."""
-    import netlab as nl
-
-    c = (nl.Cluster.aks("kubenet", nodes=1, hairpin_mode=hairpin_mode)
-         .add_pod("web-0", labels={"app": "web"}, containers=[nl.Container("nginx", ports=[80])])
-         .add_service("web", selector={"app": "web"}, ports=[80]))
-    return c.with_proxy_mode(proxy_mode)
+    """The smallest cluster where a pod can reach itself through its own Service
+    (:func:`netlab.scenarios.hairpin_repro`), in ``proxy_mode``."""
+    return scenarios.hairpin_repro(hairpin_mode).with_proxy_mode(proxy_mode)
 
 
 def measure_self_hairpin(proxy_mode: str = "iptables", hairpin_mode: bool = False, tries: int = 3,

@@ -16,7 +16,7 @@
    happens *on the kernel's branch* (``trace(..., endpoint=...)``).
 
 :func:`scenarios` holds every flow the notebooks and the Service tests use, for each
-plugin; :func:`random_cases` builds random small clusters with random flows (seeded);
+plugin, on the very clusters they use (:mod:`netlab.scenarios`); :func:`random_cases` builds random small clusters with random flows (seeded);
 :func:`run_all` realises them all in iptables and nftables modes and returns a
 :class:`Report` with the agreement per plugin and mode.
 
@@ -40,10 +40,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import NetlabError
 from . import names
+from . import scenarios as sc
+from .errors import NetlabError
 from .linux import Flow, Observation, lb_node_of, pods_by_key, realise
 from .model import Container, ContainerPort, Verdict
+from .scenarios import with_variant
 
 if TYPE_CHECKING:
     from .cluster import Cluster
@@ -59,14 +61,6 @@ def variant_of(cluster: "Cluster") -> str:
     if cfg.plugin.value == "azure-cni" and cfg.cni_mode.value == "bridge":
         return "azure-cni-bridge"
     return cfg.plugin.value
-
-
-def with_variant(cluster: "Cluster", variant: str) -> "Cluster":
-    if variant == "azure-cni-bridge":
-        return cluster.with_plugin("azure-cni", cni_mode="bridge")
-    if variant == "azure-cni":
-        return cluster.with_plugin("azure-cni", cni_mode="transparent")
-    return cluster.with_plugin(variant)
 
 
 # --------------------------------------------------------------------------- one flow
@@ -287,27 +281,6 @@ class Case:
     flows: tuple[Flow, ...]
 
 
-def _shop(variant: str) -> "Cluster":
-    """The Service tests' cluster (tests/test_services.py ``shop``) with two more pods."""
-    import netlab as nl
-
-    c = nl.Cluster.aks("kubenet", nodes=3)
-    web = [nl.Container("nginx", ports=[nl.ContainerPort(8080, name="http")])]
-    c = (c.add_pod("web-0", node=0, labels={"app": "web"}, containers=web)
-          .add_pod("web-1", node=1, labels={"app": "web"}, containers=web)
-          .add_pod("client", node=0, containers=[nl.Container("shell", ports=[7000])])
-          .add_pod("api-0", node=1, labels={"app": "api"}, containers=[nl.Container("api", ports=[8080])])
-          .add_pod("client2", node=2, containers=[nl.Container("shell", ports=[7000])]))
-    c = with_variant(c, variant)
-    c = c.add_service("web", selector={"app": "web"}, ports=[{"name": "http", "port": 80, "targetPort": "http"}])
-    c = c.add_service("web-np", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}], type="NodePort")
-    c = c.add_service("web-local", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}],
-                      type="LoadBalancer", external_traffic_policy="Local")
-    c = c.add_service("web-lb", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}], type="LoadBalancer")
-    c = c.add_service("empty", selector={"app": "nothing"}, ports=[80])
-    return c
-
-
 def _shop_flows(c: "Cluster") -> tuple[Flow, ...]:
     n = [c.nodes[i] for i in range(3)]
     np_port = c.services["web-np"].ports[0].node_port
@@ -353,59 +326,27 @@ def _shop_flows(c: "Cluster") -> tuple[Flow, ...]:
 
 
 def _notebook_cases(variant: str) -> list[Case]:
-    """The clusters and traces of notebooks 01 to 04, under ``variant``."""
-    import netlab as nl
-
+    """The clusters of notebooks 01 to 05 and 07 (:mod:`netlab.scenarios`) and the flows they trace,
+    under ``variant``."""
     out = []
-    c1 = nl.Cluster.aks("kubenet", nodes=1).add_pod("web-0", node=0, labels={"app": "web"},
-                                                    containers=[nl.Container("nginx", ports=[80])])
-    c1 = with_variant(c1, variant)
+    c1 = with_variant(sc.single_pod(), variant)
     node = c1.nodes[0].name
     out.append(Case("01-single-pod", c1, (
         Flow("web-0", "localhost", port=80), Flow("web-0", node, port=10250),
         Flow(node, "web-0", port=80), Flow("web-0", "internet", port=443))))
-    web = [nl.Container("nginx", ports=[80]), nl.Container("log-shipper")]
-    c2 = (nl.Cluster.aks("kubenet", nodes=1)
-          .add_pod("web-0", labels={"app": "web"}, containers=web)
-          .add_pod("web-1", labels={"app": "web"}, containers=[nl.Container("nginx", ports=[80])])
-          .add_pod("api-0", labels={"app": "api"}, containers=[nl.Container("api", ports=[8080])]))
-    c2 = with_variant(c2, variant)
+    c2 = with_variant(sc.multiple_pods(), variant)
     out.append(Case("02-multiple-pods", c2, (Flow("web-0", "web-1", port=80), Flow("web-0", "localhost", port=80))))
-    c3 = (nl.Cluster.aks("none", nodes=2)
-          .add_pod("a", node=0, containers=[nl.Container("app", ports=[80])])
-          .add_pod("b", node=1, containers=[nl.Container("app", ports=[80])])
-          .add_pod("c", node=1, containers=[nl.Container("app", ports=[80])]))
-    c3 = with_variant(c3, variant)
+    c3 = with_variant(sc.multiple_nodes(), variant)
     out.append(Case("03-multiple-nodes", c3, (Flow("a", "b"), Flow("a", "c"), Flow("a", "internet", port=443))))
-    web = [nl.Container("nginx", ports=[80])]
-    c4 = (nl.Cluster.aks("kubenet", nodes=3)
-          .add_pod("web-0", node=0, labels={"app": "web"}, containers=web)
-          .add_pod("api-0", node=1, labels={"app": "api"}, containers=[nl.Container("api", ports=[8080])])
-          .add_pod("db-0", node=2, labels={"app": "db"}, containers=[nl.Container("postgres", ports=[5432])]))
-    c4 = with_variant(c4, variant)
+    c4 = with_variant(sc.kubenet_routing(), variant)
     out.append(Case("04-kubenet-routing", c4, (
         Flow("web-0", "api-0", port=8080), Flow("web-0", "vnet-vm", port=443),
         Flow("peered-vm", "api-0", port=8080))))
-    c5 = (nl.Cluster.aks("azure-cni", nodes=3)
-          .add_pod("web-0", node=0, labels={"app": "web"}, containers=web)
-          .add_pod("api-0", node=1, labels={"app": "api"}, containers=[nl.Container("api", ports=[8080])]))
-    c5 = with_variant(c5, variant)
+    c5 = with_variant(sc.azure_cni(), variant)
     out.append(Case("05-azure-cni", c5, (
         Flow("web-0", "api-0", port=8080), Flow("peered-vm", "api-0", port=8080),
         Flow("web-0", "vnet-vm", port=443), Flow("web-0", "internet", port=443))))
-    web = [nl.Container("nginx", ports=[nl.ContainerPort(8080, name="http")])]
-    c7 = (nl.Cluster.aks("kubenet", nodes=3)
-          .add_pod("web-0", node=0, labels={"app": "web"}, containers=web)
-          .add_pod("web-1", node=1, labels={"app": "web"}, containers=web)
-          .add_pod("client", node=0))
-    c7 = with_variant(c7, variant)
-    c7 = c7.add_service("web", selector={"app": "web"}, ports=[{"name": "http", "port": 80, "targetPort": "http"}])
-    c7 = c7.add_service("web-np", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}], type="NodePort")
-    c7 = c7.add_service("web-local", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}],
-                        type="NodePort", external_traffic_policy="Local")
-    c7 = c7.add_service("shop", selector={"app": "web"}, ports=[{"port": 80, "targetPort": 8080}],
-                        type="LoadBalancer", external_traffic_policy="Local")
-    c7 = c7.add_service("nobody", selector={"app": "nothing"}, ports=[80])
+    c7 = with_variant(sc.all_services(), variant)
     n1, n2 = c7.nodes[1], c7.nodes[2]
     np_port, local_port = c7.services["web-np"].ports[0].node_port, c7.services["web-local"].ports[0].node_port
     out.append(Case("07-services", c7, (
@@ -420,16 +361,10 @@ def _self_hairpin_cases(variant: str) -> list[Case]:
     """A pod reaching itself through its own Service (one endpoint: itself), by ClusterIP and by its node's
     NodePort, with the node image whose kernel behaves as the running one; on kubenet once with AKS's bridge
     (hairpin off) and once with hairpin on."""
-    import netlab as nl
-
     from . import images
 
     matching = images.matching_image()
-    web = [nl.Container("nginx", ports=[8080])]
-    c = (nl.Cluster.aks("kubenet", nodes=2, node_image=matching.name if matching else images.DEFAULT_IMAGE)
-         .add_pod("solo-0", node=0, labels={"app": "solo"}, containers=web).add_pod("other", node=1, containers=web))
-    c = with_variant(c, variant)
-    c = c.add_service("solo", selector={"app": "solo"}, ports=[{"port": 80, "targetPort": 8080}], type="NodePort")
+    c = sc.self_hairpin(matching.name if matching else None, variant)
     port = c.services["solo"].ports[0].node_port
     flows = (Flow("solo-0", "solo", note="a pod to its own Service"),
              Flow("solo-0", f"{c.nodes[0].ip}:{port}", note="a pod to its own node's NodePort, back to itself"),
@@ -443,7 +378,7 @@ def _self_hairpin_cases(variant: str) -> list[Case]:
 def scenarios(variant: str, mode: str = "iptables") -> list[Case]:
     """Every scenario the notebooks and the Service tests use, for one plugin and proxy mode."""
     cases = _notebook_cases(variant)
-    shop = _shop(variant)
+    shop = sc.shop(probes=True, variant=variant)
     cases.append(Case("services", shop, _shop_flows(shop)))
     cases += _self_hairpin_cases(variant)
     return [Case(k.name, k.cluster.with_proxy_mode(mode), k.flows) for k in cases]
