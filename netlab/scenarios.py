@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+from . import images
 from .cluster import Cluster
 from .model import Container, ContainerPort
 
@@ -177,8 +178,6 @@ def self_hairpin(node_image: str | None = None, variant: str | None = None) -> C
     """The kernel check's self-hairpin cluster: two kubenet nodes on ``node_image`` (the default
     image if None), ``solo-0`` (8080, node 0) behind the NodePort Service ``solo`` (80 -> 8080), and
     ``other`` (8080, node 1). ``variant`` as in :func:`shop`."""
-    from . import images
-
     web = [Container("nginx", ports=[8080])]
     c = (Cluster.aks("kubenet", nodes=2, node_image=node_image or images.DEFAULT_IMAGE)
          .add_pod("solo-0", node=0, labels={"app": "solo"}, containers=web).add_pod("other", node=1, containers=web))
