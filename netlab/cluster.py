@@ -68,6 +68,26 @@ def _check_name(name: object, what: str) -> str:
     return name
 
 
+@dataclass
+class _Derived:
+    """What one cluster value has derived so far. The value never changes, so neither does
+    anything here; a change makes a new cluster with nothing derived yet."""
+
+    api: dict[str, Any] | None = None  # kubectl get svc,endpointslices -A -o json
+    api_parsed: tuple[tuple, tuple] | None = None  # (Services, EndpointSlices) as kube-proxy reads them
+    pod_index: dict[int, dict[IPv4Address, list[Pod]]] = field(default_factory=dict)  # node -> address -> pods
+    node_dataplanes: dict[int, "cni.NodeDataplane"] = field(default_factory=dict)
+    pod_dataplanes: dict[tuple[str, str], "cni.PodDataplane"] = field(default_factory=dict)
+    proxies: dict[int, Any] = field(default_factory=dict)  # node -> kube-proxy's BuiltMode
+    runtimes: dict[int, tuple] = field(default_factory=dict)  # node -> (engine, context, router)
+    udr: tuple[AzureRoute, ...] | None = None
+    udr_lines: dict[AzureRoute, str] | None = None
+    vnet_routes: tuple[AzureRoute, ...] | None = None
+    # id(routes) -> (text, row per route, routes): keyed by identity, since hashing hundreds of
+    # routes on every lookup would cost more than the lookup; holding routes keeps the id unique
+    effective_tables: dict[int, tuple[str, dict[AzureRoute, str], tuple[AzureRoute, ...]]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, eq=False)
 class Cluster:
     """An AKS cluster as data. Build one with :meth:`Cluster.aks`."""
@@ -81,7 +101,7 @@ class Cluster:
     _next_seq: int = 0
     _services: HashTrieMap = field(default=HashTrieMap(), repr=False)  # (namespace, name) -> ServiceEntry
     _labels: HashTrieMap = field(default=HashTrieMap(), repr=False)  # (namespace, key, value) -> HashTrieSet of pod keys
-    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _derived: "_Derived" = field(default_factory=lambda: _Derived(), init=False, repr=False, compare=False)
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -457,7 +477,7 @@ class Cluster:
 
     def api_objects(self) -> dict[str, Any]:
         """Services and EndpointSlices as ``kubectl get svc,endpointslices -A -o json`` prints them."""
-        hit = self._cache.get("api")
+        hit = self._derived.api
         if hit is None:
             items: list[dict[str, Any]] = []
             entries = sorted(self._services.values(), key=lambda e: e.key)
@@ -465,8 +485,7 @@ class Cluster:
                 items.append(services.service_object(e))
             for e in entries:
                 items.extend(services.endpoint_slices(self, e))
-            hit = {"apiVersion": "v1", "kind": "List", "items": items}
-            self._cache["api"] = hit
+            hit = self._derived.api = {"apiVersion": "v1", "kind": "List", "items": items}
         return hit
 
     def kubectl_get_svc(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
@@ -649,30 +668,24 @@ class Cluster:
         return ()
 
     def _pod_index(self, n: int) -> dict[IPv4Address, list[Pod]]:
-        key = ("podidx", n)
-        idx = self._cache.get(key)
+        idx = self._derived.pod_index.get(n)
         if idx is None:
-            idx = {}
+            idx = self._derived.pod_index[n] = {}
             for p in self.pods_on(n):
                 idx.setdefault(p.ip, []).append(p)
-            self._cache[key] = idx
         return idx
 
     # ----------------------------------------------------------------- dataplane
     def node_dataplane(self, n: int) -> cni.NodeDataplane:
-        key = ("node", n)
-        dp = self._cache.get(key)
+        dp = self._derived.node_dataplanes.get(n)
         if dp is None:
-            dp = cni.node_dataplane(self.config, self._nodes[n], self.pods_on(n))
-            self._cache[key] = dp
+            dp = self._derived.node_dataplanes[n] = cni.node_dataplane(self.config, self._nodes[n], self.pods_on(n))
         return dp
 
     def pod_dataplane(self, pod: Pod) -> cni.PodDataplane:
-        key = ("pod", pod.key)
-        dp = self._cache.get(key)
+        dp = self._derived.pod_dataplanes.get(pod.key)
         if dp is None:
-            dp = cni.pod_dataplane(self.config, self._nodes[pod.node], pod)
-            self._cache[key] = dp
+            dp = self._derived.pod_dataplanes[pod.key] = cni.pod_dataplane(self.config, self._nodes[pod.node], pod)
         return dp
 
     # ----------------------------------------------------------------- kube-proxy on each node
@@ -692,35 +705,30 @@ class Cluster:
         return kp.ProxyConfig(node_name=node.name, node_ips=[node.ip], cluster_cidr=cidr)
 
     def _api_parsed(self):
-        hit = self._cache.get("api-parsed")
+        hit = self._derived.api_parsed
         if hit is None:
             from .kubeproxy import api as kapi
 
             items = self.api_objects()["items"]
             svcs = tuple(e.spec for e in sorted(self._services.values(), key=lambda e: e.key))
             slices = tuple(kapi.parse_endpoint_slice(i) for i in items if i["kind"] == "EndpointSlice")
-            hit = (svcs, slices)
-            self._cache["api-parsed"] = hit
+            hit = self._derived.api_parsed = (svcs, slices)
         return hit
 
     def node_proxy(self, n: int):
         """kube-proxy's mode built for node ``n`` (its engine, rules and printed forms)."""
-        key = ("proxy", n)
-        hit = self._cache.get(key)
+        hit = self._derived.proxies.get(n)
         if hit is None:
             from .kubeproxy.modes import record
 
             svcs, slices = self._api_parsed()
-            hit = record(self.config.proxy_mode).built(svcs, slices, self.proxy_config(n))
-            self._cache[key] = hit
+            hit = self._derived.proxies[n] = record(self.config.proxy_mode).built(svcs, slices, self.proxy_config(n))
         return hit
 
     def node_runtime(self, n: int):
         """``(engine, context, router)`` of node ``n``: kube-proxy's engine, then the node's own rules."""
-        key = ("runtime", n)
-        hit = self._cache.get(key)
+        hit = self._derived.runtimes.get(n)
         if hit is None:
-
             from .kubeproxy.engine import IptablesEngine, chain
             from .netfilter import Context
             from .routing import lookup
@@ -743,8 +751,7 @@ class Cluster:
                 dev = r.dev if r is not None else "eth0"
                 return False, dev, _addr.get(dev, _node.ip)
 
-            hit = (engine, ctx, route)
-            self._cache[key] = hit
+            hit = self._derived.runtimes[n] = (engine, ctx, route)
         return hit
 
     def route_table(self) -> tuple[AzureRoute, ...]:
@@ -755,18 +762,17 @@ class Cluster:
         """
         if self.config.plugin is not Plugin.KUBENET:
             return ()
-        rt = self._cache.get("udr")
+        rt = self._derived.udr
         if rt is None:
-            rt = tuple(
+            rt = self._derived.udr = tuple(
                 AzureRoute(nd.name, nd.pod_cidr, "VirtualAppliance", nd.ip)
                 for nd in (self._nodes[i] for i in range(self.node_count))
             )
-            self._cache["udr"] = rt
         return rt
 
     def vnet_routes(self) -> tuple[AzureRoute, ...]:
         """The effective routes of the node subnet: Azure's system routes plus the UDR."""
-        hit = self._cache.get("vnet-routes")
+        hit = self._derived.vnet_routes
         if hit is not None:
             return hit
         cfg = self.config
@@ -780,8 +786,7 @@ class Cluster:
         for net in map(ipaddress.IPv4Network, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")):
             # Azure drops private ranges outside the VNet unless a more specific or learned route exists.
             sys_routes.append(AzureRoute("private range", net, "None", source="Default", active=net not in learned))
-        hit = tuple(sys_routes) + self.route_table()
-        self._cache["vnet-routes"] = hit
+        hit = self._derived.vnet_routes = tuple(sys_routes) + self.route_table()
         return hit
 
     # ----------------------------------------------------------------- views
@@ -799,15 +804,13 @@ class Cluster:
         return ToolText(self._effective_table(self.vnet_routes())[0])
 
     def _effective_table(self, routes: tuple[AzureRoute, ...]) -> tuple[str, dict]:
-        key = ("eff", id(routes))  # hashing hundreds of routes per lookup would cost more than the lookup
-        hit = self._cache.get(key)
+        hit = self._derived.effective_tables.get(id(routes))
         if hit is None or hit[2] is not routes:
             rows = [(r.source, "Active" if r.active else "Invalid", str(r.address_prefix), r.next_hop_type, str(r.next_hop_ip or ""))
                     for r in routes]
             text = format_table(("Source", "State", "Address Prefix", "Next Hop Type", "Next Hop IP"), rows)
             lines = text.splitlines()[2:]
-            hit = (text, {r: lines[i] for i, r in enumerate(routes)}, routes)
-            self._cache[key] = hit
+            hit = self._derived.effective_tables[id(routes)] = (text, {r: lines[i] for i, r in enumerate(routes)}, routes)
         return hit[0], hit[1]
 
     def effective_route_line(self, route: AzureRoute) -> str:
@@ -819,12 +822,10 @@ class Cluster:
 
     def route_table_line(self, route: AzureRoute) -> str:
         """The row of :meth:`azure_route_table` that holds ``route``."""
-        key = "udr-lines"
-        lines = self._cache.get(key)
+        lines = self._derived.udr_lines
         if lines is None:
             text = self.azure_route_table().splitlines()[2:]
-            lines = {r: text[i] for i, r in enumerate(self.route_table())}
-            self._cache[key] = lines
+            lines = self._derived.udr_lines = {r: text[i] for i, r in enumerate(self.route_table())}
         return lines[route]
 
     def kubectl_get_pods(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
