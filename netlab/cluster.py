@@ -969,8 +969,8 @@ class Cluster:
     def host_routes(self, host: Any) -> tuple:
         """``ip route`` of a host around the cluster (``internet``, ``vnet-vm``, ``peered-vm``,
         ``onprem-host``) or of the on-premises router (``onprem-router``)."""
+        from . import names
         from .model import Route
-        from .trace import _resolve, hosts
         from .views import host_routes
 
         cfg = self.config
@@ -981,7 +981,12 @@ class Cluster:
                     Route(cfg.vnet_cidr, "vti0", proto="static", scope="link"),
                     Route(cfg.onprem_cidr, "lan0", proto="kernel", scope="link", src=lan))
         if isinstance(host, str):
-            host = hosts(self).get(host) or _resolve(self, host, "source")
+            peer = names.source(self, host)
+            if peer.host is None:
+                raise ConfigError(f"{host!r} is a {peer.kind.value}, not a host around the cluster: host routes are "
+                                  f"those of {', '.join(names.hosts(self))} or onprem-router; a node's or pod's "
+                                  "are its ip_route()")
+            host = peer.host
         kind = host.kind
         if kind == "internet":
             return host_routes(host.ip, 24, dhcp=False)

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import CommandError, ConfigError, NotFoundError, did_you_mean
+from .errors import CommandError, ConfigError, NetlabError, NotFoundError, did_you_mean
 from .formats import ToolText
 
 if TYPE_CHECKING:
@@ -51,22 +51,28 @@ _ALIASES = {
 
 
 def _where_kind(cluster: "Cluster", on: Any) -> tuple[str, Any]:
-    """``("node", index)``, ``("pod", Pod)``, ``("host", name)`` or ``("anywhere", None)``."""
-    from .trace import HOST_NAMES, hosts
+    """``("node", index)``, ``("pod", Pod)``, ``("host", name)`` or ``("anywhere", None)``: where ``on``
+    names, read as a trace reads its source (:mod:`netlab.names`), plus the on-premises router."""
+    from .names import Kind, source
+    from .trace import HOST_NAMES
 
     if on is None:
         return "anywhere", None
     if isinstance(on, int) and not isinstance(on, bool):
         return "node", cluster.node_index(on)
     text = str(on).strip()
-    if text in HOST_NAMES or text in hosts(cluster):
+    if text in HOST_NAMES:  # the on-premises router runs ip route but sends no traffic of its own
         return "host", text
-    if "/" in text or cluster.find_pod(text) is not None:
-        return "pod", cluster.pod_record(text)
     try:
-        return "node", cluster.node_index(text)
-    except NotFoundError:
-        pass
+        peer = source(cluster, text)
+    except NetlabError:
+        peer = None
+    if peer is not None and peer.kind is Kind.POD:
+        return "pod", peer.pod
+    if peer is not None and peer.kind is Kind.NODE:
+        return "node", peer.node.index
+    if peer is not None and peer.kind is Kind.HOST:
+        return "host", peer.host.name
     names = [n for (_, n) in cluster.pod_keys()][:200] + [node.name for node in cluster.node_records()]
     raise NotFoundError(f"on={on!r}: no node, pod or host of that name; run a command on a node (its name or index), "
                         f"in a pod (its name), or on one of {', '.join(HOST_NAMES)}.{did_you_mean(text, names)}")

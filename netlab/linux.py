@@ -580,7 +580,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     gw = cni.subnet_gateway(cfg)
     v = ["link set lo up"]
     for i, ns in nodes.items():
-        node = cluster._nodes[i]
+        node = cluster.node_record(i)
         link = vnet_link(i)
         v += [f"link add {link} type veth peer name eth0 netns {ns}",
               f"link set {link} address {AZURE_FABRIC_MAC}",
@@ -626,7 +626,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     if cfg.plugin is Plugin.AZURE_CNI:
         for key in pods:
             pod = pod_objs[key]
-            node = cluster._nodes[pod.node]
+            node = cluster.node_record(pod.node)
             v.append(f"route add {pod.ip}/32 via {node.ip} dev {vnet_link(pod.node)}")
     # The node subnet's route table (kubenet) and Overlay's routing domain: only for node links.
     udr = []
@@ -638,7 +638,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
                        + f" table {UDR_TABLE}")
     elif cfg.plugin is Plugin.AZURE_CNI_OVERLAY:
         for i in nodes:
-            node = cluster._nodes[i]
+            node = cluster.node_record(i)
             udr.append(f"route add {node.pod_cidr} via {node.ip} dev {vnet_link(i)} table {UDR_TABLE}")
     v += udr
     if udr:
@@ -654,7 +654,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
             lb_ips.append(ip)
             v.append(f"route add blackhole {ip}/32")
     for i in nodes:
-        node = cluster._nodes[i]
+        node = cluster.node_record(i)
         v += [f"route add default via {node.ip} dev {vnet_link(i)} table {LB_TABLE_BASE + i}",
               f"rule add fwmark {LB_MARK_BASE + i} lookup {LB_TABLE_BASE + i} pref 900"]
     vnet_cmds = [_ip_batch(vnet, v, "wire the VNet namespace")]
@@ -663,7 +663,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     node_cmds, pod_cmds, sysctl_cmds, rule_cmds = [], [], [], []
     notes = []
     for i, ns in nodes.items():
-        node = cluster._nodes[i]
+        node = cluster.node_record(i)
         dp = cluster.node_dataplane(i)
         lines = ["link set lo up"]
         ifs = {f.name: f for f in dp.interfaces}

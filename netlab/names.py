@@ -192,7 +192,7 @@ def _pod_or_none(cluster: "Cluster", name: str) -> Pod | None:
     """The pod ``name`` of namespace default, or None; a miss costs nothing (no suggestions are made)."""
     # Cluster has no public lookup that misses cheaply (cluster.pods[...] builds a did-you-mean over every
     # pod); this one read of its pod map goes when it has one.
-    return cluster._pods.get(("default", name))
+    return cluster.find_pod(name)
 
 
 def _service_or_none(cluster: "Cluster", text: str) -> "ServiceEntry | None":

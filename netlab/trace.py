@@ -494,7 +494,7 @@ class _Walk:
         return pkt
 
     def into_node_from_pod(self, pod: Pod, pkt: Header, nxt: IPv4Address) -> Header:
-        node = self.c._nodes[pod.node]
+        node = self.c.node_record(pod.node)
         dp = self.c.node_dataplane(node.index)
         veth = cni.host_veth_name(self.cfg, pod)
         if dp.bridge in ("cbr0", "docker0"):
@@ -505,7 +505,7 @@ class _Walk:
                 pkt = self.conntrack_reverse(node, pkt, veth, bridged=dp.bridge)
             return self.bridge_deliver(node, dp.bridge, pkt, nxt, came_in=veth)
         if dp.bridge == "azure0":
-            local = self.c._pod_index(node.index).get(nxt)
+            local = self.c.pods_at(node.index, nxt)
             if local or nxt == node.ip:
                 if local:
                     if self.reply_of is not None:
@@ -522,7 +522,7 @@ class _Walk:
         return self.through_node(node, pkt, veth)
 
     def bridge_deliver(self, node: Node, bridge: str, pkt: Header, ip: IPv4Address, came_in: str) -> Header:
-        pods = self.c._pod_index(node.index).get(ip, [])
+        pods = self.c.pods_at(node.index, ip)
         if not pods:
             if self.cfg.plugin is Plugin.NONE and ip in self.cfg.docker_bridge_cidr.network:
                 raise _Drop(
@@ -628,9 +628,9 @@ class _Walk:
             return self.bridge_deliver(node, out_if, cur, cur.dst,
                                        came_in=port if came_in == out_if and port and not local else out_if)
         if out_if.startswith("azv"):
-            pod = self.c._pod_index(node.index)[cur.dst][0]
+            pod = self.c.pods_at(node.index, cur.dst)[0]
             return self.deliver_pod(pod, cur, "eth0")
-        if out_if == "azure0" and self.c._pod_index(node.index).get(cur.dst):
+        if out_if == "azure0" and self.c.pods_at(node.index, cur.dst):
             return self.bridge_deliver(node, "azure0", cur, cur.dst,
                                        came_in=port if came_in == "azure0" and port else "azure0")
         return self.azure(cur, node)
@@ -646,7 +646,7 @@ class _Walk:
         if came_in != dp.bridge or dp.bridge == "azure0" or not chosen.hooks or chosen.hooks[0][0] != "PREROUTING":
             return False
         dst = chosen.hooks[0][1].packet.dst
-        pods = self.c._pod_index(node.index).get(dst, [])
+        pods = self.c.pods_at(node.index, dst)
         if not pods or cni.host_veth_name(self.cfg, pods[0]) != port:
             return False
         promisc = any(i.promisc for i in dp.interfaces if i.name == came_in)
@@ -707,8 +707,8 @@ class _Walk:
         if out_if == dp.bridge and out_if != "azure0":
             return self.bridge_deliver(node, out_if, pkt, pkt.dst, came_in=out_if)
         if out_if.startswith("azv"):
-            return self.deliver_pod(self.c._pod_index(node.index)[pkt.dst][0], pkt, "eth0")
-        if out_if == "azure0" and self.c._pod_index(node.index).get(pkt.dst):
+            return self.deliver_pod(self.c.pods_at(node.index, pkt.dst)[0], pkt, "eth0")
+        if out_if == "azure0" and self.c.pods_at(node.index, pkt.dst):
             return self.bridge_deliver(node, "azure0", pkt, pkt.dst, came_in="azure0")
         return self.azure(pkt, node)
 
@@ -735,7 +735,7 @@ class _Walk:
             note = f"{r.dst} is the pods' network on bridge {r.dev}"
         elif r.dev.startswith("azv"):
             note = f"a /32 route per pod: {pkt.dst} lives behind veth {r.dev}"
-        elif r.dev == "azure0" and self.c._pod_index(node.index).get(pkt.dst):
+        elif r.dev == "azure0" and self.c.pods_at(node.index, pkt.dst):
             note = f"{pkt.dst} is on the subnet link, which azure0 bridges to the local pods"
         else:
             note = (f"the node forwards it (ip_forward=1) out of {r.dev} to Azure"
@@ -857,7 +857,7 @@ class _Walk:
             n = (int(pkt.dst) - int(cfg.pod_cidr.network_address)) >> 8
             if n >= self.c.node_count:
                 raise _Drop(f"no node owns {pkt.dst}: its /24 of the pod CIDR is not assigned to any node")
-            dest = self.c._nodes[n]
+            dest = self.c.node_record(n)
             self.hop(place, pkt, Line(self.c.node_pod_cidr_row(n), NODE_POD_CIDRS),
                      f"Azure keeps each node's pod /24 in its own routing domain for the pod CIDR: no route "
                      f"table, no encapsulation; only cluster nodes can use it. Azure shows no table of it; it "
@@ -878,7 +878,7 @@ class _Walk:
         if kind == "VnetLocal":
             owners = self.c.owners(pkt.dst)
             if owners:
-                dest_node = owners[0] if isinstance(owners[0], Node) else self.c._nodes[owners[0].node]
+                dest_node = owners[0] if isinstance(owners[0], Node) else self.c.node_record(owners[0].node)
                 what = "the node's primary address" if isinstance(owners[0], Node) else \
                     "one of the addresses Azure CNI reserved on that node's NIC"
                 self.hop(place, pkt, line, f"{pkt.dst} is {what}: the VNet delivers it straight to "
@@ -939,8 +939,8 @@ class _Walk:
         if self.endpoint is not None:
             ip = self.endpoint.rpartition(":")[0]
             owners = self.c.owners(ipaddress.IPv4Address(ip)) if ip else ()
-            if owners and isinstance(owners[0], Pod) and self.c._nodes[owners[0].node] in healthy:
-                node = self.c._nodes[owners[0].node]
+            if owners and isinstance(owners[0], Pod) and self.c.node_record(owners[0].node) in healthy:
+                node = self.c.node_record(owners[0].node)
         if node is None:
             node = healthy[self.rng.randrange(len(healthy))]
         note = (f"rule {rule.name}: frontend {rule.frontend_ip}:{rule.frontend_port} -> backend pool kubernetes, "
@@ -1246,7 +1246,7 @@ def _with_conntrack(cluster: "Cluster", t: Trace) -> Trace:
     """Fill each NAT hop's conntrack entry with the line ``conntrack -L`` shows after the trace."""
     if not any(h.conntrack is not None and h.conntrack.created for h in t.hops):
         return t
-    by_name = {cluster._nodes[w].name: rows for w, rows in _entries(t).items() if w != "azure"}
+    by_name = {cluster.node_record(w).name: rows for w, rows in _entries(t).items() if w != "azure"}
     hops = []
     for h in t.hops:
         if h.conntrack is not None and h.conntrack.created and h.place.kind == "node":
@@ -1276,7 +1276,7 @@ def _reply(cluster: "Cluster", walk: _Walk, source: Any, request: Header, proto:
         elif isinstance(end, Host):
             rw.from_host(end, back)
         for node_index, leg in reversed(walk.proxy_legs):
-            node = cluster._nodes[node_index]
+            node = cluster.node_record(node_index)
             if rw.end is not node and rw.end != node:
                 break
             answer = Header(leg.dst, leg.dport, leg.src, leg.sport, proto)
@@ -1311,8 +1311,8 @@ def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str
                "172.17.0.0/16 range, so an address does not say which node a pod is on."
                if same_ip else "")
         return Verdict.MISDELIVERED, (
-            f"the packet for pod {intended.name} on {cluster._nodes[intended.node].name} reached pod "
-            f"{end.name} on {cluster._nodes[end.node].name} instead.{why}")
+            f"the packet for pod {intended.name} on {cluster.node_record(intended.node).name} reached pod "
+            f"{end.name} on {cluster.node_record(end.node).name} instead.{why}")
     if isinstance(end, Pod) and walk.listener is None:
         answer = {"tcp": "a TCP reset (connection refused)", "udp": "an ICMP port unreachable",
                   "sctp": "an SCTP ABORT"}[walk.protocol]
