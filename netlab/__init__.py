@@ -33,7 +33,7 @@ from .errors import (
 )
 from .compare import Comparison, compare_plugins
 from .model import CniMode, Container, ContainerPort, Plugin, Verdict
-from . import course, quiz
+from . import course, quiz, scenarios
 
 _LAZY = {
     "draw_cluster": ("netlab.plot", "draw_cluster"),
@@ -66,6 +66,7 @@ __all__ = [
     "draw_proxy_cost",
     "explore",
     "quiz",
+    "scenarios",
     "CniMode",
     "ConfigError",
     "Container",
