@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from rpds import HashTrieMap, HashTrieSet
 
-from . import cni, ipam, naming, services
+from . import azurenet, cni, ipam, naming, services
 from .errors import ConfigError, DuplicateError, NodeFullError, NotFoundError, did_you_mean
 from .formats import ToolText, format_ip_addr, format_pods_wide, format_route_table
 from .model import (
@@ -45,7 +45,7 @@ from .model import (
     check_pod_ports,
 )
 from .netfilter import format_save
-from .routing import format_ip_route, format_table
+from .routing import format_ip_route
 
 if TYPE_CHECKING:
     from . import images
@@ -661,11 +661,8 @@ class Cluster:
                 for n in range(self.node_count):
                     found += [p for p in self._pod_index(n).get(ip, ())]
             return tuple(found)
-        if cfg.pod_cidr is not None and ip in cfg.pod_cidr:
-            n = (int(ip) - int(cfg.pod_cidr.network_address)) >> 8
-            if n < self.node_count:
-                return tuple(self._pod_index(n).get(ip, ()))
-        return ()
+        n = azurenet.overlay_node(cfg, self.node_count, ip)
+        return tuple(self._pod_index(n).get(ip, ())) if n is not None else ()
 
     def _pod_index(self, n: int) -> dict[IPv4Address, list[Pod]]:
         idx = self._derived.pod_index.get(n)
@@ -764,29 +761,14 @@ class Cluster:
             return ()
         rt = self._derived.udr
         if rt is None:
-            rt = self._derived.udr = tuple(
-                AzureRoute(nd.name, nd.pod_cidr, "VirtualAppliance", nd.ip)
-                for nd in (self._nodes[i] for i in range(self.node_count))
-            )
+            rt = self._derived.udr = azurenet.node_routes(self.node_records())
         return rt
 
     def vnet_routes(self) -> tuple[AzureRoute, ...]:
         """The effective routes of the node subnet: Azure's system routes plus the UDR."""
         hit = self._derived.vnet_routes
-        if hit is not None:
-            return hit
-        cfg = self.config
-        sys_routes = [
-            AzureRoute("VNet address space", cfg.vnet_cidr, "VnetLocal", source="Default"),
-            AzureRoute("peering", cfg.peered_cidr, "VNetPeering", source="Default"),
-            AzureRoute("VPN gateway", cfg.onprem_cidr, "VirtualNetworkGateway", source="VirtualNetworkGateway"),
-            AzureRoute("internet", ipaddress.IPv4Network("0.0.0.0/0"), "Internet", source="Default"),
-        ]
-        learned = {r.address_prefix for r in sys_routes}
-        for net in map(ipaddress.IPv4Network, ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")):
-            # Azure drops private ranges outside the VNet unless a more specific or learned route exists.
-            sys_routes.append(AzureRoute("private range", net, "None", source="Default", active=net not in learned))
-        hit = self._derived.vnet_routes = tuple(sys_routes) + self.route_table()
+        if hit is None:
+            hit = self._derived.vnet_routes = azurenet.vnet_routes(self.config, self.route_table())
         return hit
 
     # ----------------------------------------------------------------- views
@@ -806,11 +788,7 @@ class Cluster:
     def _effective_table(self, routes: tuple[AzureRoute, ...]) -> tuple[str, dict]:
         hit = self._derived.effective_tables.get(id(routes))
         if hit is None or hit[2] is not routes:
-            rows = [(r.source, "Active" if r.active else "Invalid", str(r.address_prefix), r.next_hop_type, str(r.next_hop_ip or ""))
-                    for r in routes]
-            text = format_table(("Source", "State", "Address Prefix", "Next Hop Type", "Next Hop IP"), rows)
-            lines = text.splitlines()[2:]
-            hit = self._derived.effective_tables[id(routes)] = (text, {r: lines[i] for i, r in enumerate(routes)}, routes)
+            hit = self._derived.effective_tables[id(routes)] = (*azurenet.effective_table(routes), routes)
         return hit[0], hit[1]
 
     def effective_route_line(self, route: AzureRoute) -> str:
@@ -984,7 +962,7 @@ class Cluster:
             peer = names.source(self, host)
             if peer.host is None:
                 raise ConfigError(f"{host!r} is a {peer.kind.value}, not a host around the cluster: host routes are "
-                                  f"those of {', '.join(names.hosts(self))} or onprem-router; a node's or pod's "
+                                  f"those of {', '.join(names.hosts(self.config))} or onprem-router; a node's or pod's "
                                   "are its ip_route()")
             host = peer.host
         kind = host.kind

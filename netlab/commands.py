@@ -54,7 +54,7 @@ def _where_kind(cluster: "Cluster", on: Any) -> tuple[str, Any]:
     """``("node", index)``, ``("pod", Pod)``, ``("host", name)`` or ``("anywhere", None)``: where ``on``
     names, read as a trace reads its source (:mod:`netlab.names`), plus the on-premises router."""
     from .names import Kind, source
-    from .trace import HOST_NAMES
+    from .azurenet import HOST_NAMES
 
     if on is None:
         return "anywhere", None
@@ -240,17 +240,17 @@ def _host_views(c: "Cluster", name: str) -> dict[str, Callable[[], str]]:
     from . import views
     from .model import Interface, IPv4Interface
     from .routing import format_ip_route
-    from .trace import hosts, peered_routes, system_routes
+    from .azurenet import hosts, peered_routes, system_routes
 
     table: dict[str, Callable[[], str]] = {"ip route": lambda: format_ip_route(c.host_routes(name))}
     if name != "onprem-router":
-        host = hosts(c)[name]
+        host = hosts(c.config)[name]
         prefix = next(r.dst.prefixlen for r in c.host_routes(name) if r.scope == "link" and r.proto == "kernel")
         lo = Interface(1, "lo", "loopback", "00:00:00:00:00:00", (IPv4Interface("127.0.0.1/8"),))
         eth0 = Interface(2, "eth0", "ether", "00:00:00:00:00:00", (IPv4Interface(f"{host.ip}/{prefix}"),))
         table["ip route show table local"] = lambda: "\n".join(views.local_table([lo, eth0]))
         if host.kind == "vnet":
-            table["az network nic show-effective-route-table -o table"] = lambda: c.effective_routes_of(system_routes(c))
+            table["az network nic show-effective-route-table -o table"] = lambda: c.effective_routes_of(system_routes(c.config))
         if host.kind == "peered":
             table["az network nic show-effective-route-table -o table"] = lambda: c.effective_routes_of(peered_routes(c.config))
     return table

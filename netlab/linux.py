@@ -108,6 +108,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import cni, names, scenarios
+from .azurenet import PRIVATE_RANGES
 from .errors import EnvironmentUnavailableError, NetlabError, NotFoundError
 from .model import Interface, Plugin, Pod, Route
 
@@ -119,7 +120,6 @@ NETNS_PATTERN = re.compile(r"^nl[0-9a-f]{6}-(vnet|inet|vm|peer|onprem|chk|n\d+|p
 PREFIX_PATTERN = re.compile(r"^nl[0-9a-f]{6}$")
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "linux_probe.py")
 AZURE_FABRIC_MAC = "12:34:56:78:9a:bc"  # the MAC Azure's virtual switch answers every ARP with
-PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 UDR_TABLE = 100  # the route table attached to the node subnet (kubenet), and Overlay's routing domain
 LB_TABLE_BASE = 200  # table 200+i: the load balancer's backend is node i
 LB_MARK_BASE = 0x100
@@ -555,7 +555,8 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     ``ebtables``: whether to load AKS's ebtables dedup chain (kubenet); ``None`` means "if the
     command ``ebtables`` is installed". Left out, the plan's ``notes`` say so.
     """
-    from .trace import OUTBOUND_PUBLIC_IP, hosts
+    from .azurenet import hosts
+    from .trace import OUTBOUND_PUBLIC_IP
 
     if ebtables is None:
         ebtables = shutil.which("ebtables") is not None
@@ -570,7 +571,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     for i in range(cluster.node_count):
         for k, pod in enumerate(cluster.pods_on(i)):
             pods[pod.key] = pod_netns(prefix, i, k)
-    host_objs = hosts(cluster)
+    host_objs = hosts(cluster.config)
     host_ns = {name: host_netns(prefix, name) for name in HOST_NETNS}
     namespaces = (vnet, *nodes.values(), *pods.values(), *host_ns.values())
     create = (Command(None, ("ip", "-batch", "-"), "".join(f"netns add {ns}\n" for ns in namespaces),

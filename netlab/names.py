@@ -53,6 +53,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from .azurenet import Host, host_for_ip, hosts  # noqa: F401 - the hosts a name can be
 from .errors import ConfigError, NotFoundError, did_you_mean
 from .model import IPv4Address, Node, Pod
 
@@ -60,57 +61,9 @@ if TYPE_CHECKING:
     from .cluster import Cluster
     from .services import ServiceEntry
 
-INTERNET_HOST = ipaddress.IPv4Address("198.51.100.7")  # RFC 5737 documentation range
 LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 _BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 _LOCALHOST = ("localhost", "127.0.0.1")
-
-
-# --------------------------------------------------------------------------- the hosts around the cluster
-@dataclass(frozen=True, slots=True)
-class Host:
-    """A machine around the cluster."""
-
-    name: str
-    ip: IPv4Address
-    kind: str  # internet, vnet, peered, onprem
-
-    @property
-    def place(self) -> str:
-        return {
-            "internet": "internet host",
-            "vnet": "VM in the cluster's VNet",
-            "peered": "VM in a peered VNet",
-            "onprem": "host on premises",
-        }[self.kind] + f" {self.ip}"
-
-
-def hosts(cluster: "Cluster") -> dict[str, Host]:
-    """The named machines around the cluster that traces can start or end at."""
-    cfg = cluster.config
-    vm_net = cfg.subnet_cidr.broadcast_address + 1
-    vm_ip = vm_net + 4 if (vm_net + 4) in cfg.vnet_cidr else cfg.vnet_cidr.broadcast_address - 1
-    return {
-        "internet": Host("internet", INTERNET_HOST, "internet"),
-        "vnet-vm": Host("vnet-vm", vm_ip, "vnet"),
-        "peered-vm": Host("peered-vm", cfg.peered_cidr.network_address + 4, "peered"),
-        "onprem-host": Host("onprem-host", cfg.onprem_cidr.network_address + 266, "onprem"),
-    }
-
-
-def host_for_ip(cluster: "Cluster", ip: IPv4Address) -> Host:
-    """The host at ``ip``: a named one, else an unnamed machine of the network ``ip`` is in."""
-    cfg = cluster.config
-    for h in hosts(cluster).values():
-        if h.ip == ip:
-            return h
-    if ip in cfg.vnet_cidr:
-        return Host(str(ip), ip, "vnet")
-    if ip in cfg.peered_cidr:
-        return Host(str(ip), ip, "peered")
-    if ip in cfg.onprem_cidr:
-        return Host(str(ip), ip, "onprem")
-    return Host(str(ip), ip, "internet")
 
 
 # --------------------------------------------------------------------------- the value
@@ -248,7 +201,7 @@ def source(cluster: "Cluster", text: Any) -> Peer:
     if (cfg.pod_cidr is not None and ip in cfg.pod_cidr) or ip in cfg.subnet_cidr:
         raise NotFoundError(f"source {ip}: no pod or node of the cluster has this address; list the pods "
                             "with cluster.kubectl_get_pods()")
-    host = host_for_ip(cluster, ip)
+    host = host_for_ip(cluster.config, ip)
     return Peer(Kind.HOST, ip, host=host)
 
 
@@ -315,7 +268,7 @@ def _destination(cluster: "Cluster", raw: str, text: Any) -> Peer:
 
 def _named(cluster: "Cluster", text: str, role: str, pod_first: bool = False) -> Peer:
     """A host, pod or node by name, in that order (the pod first after ``pod:``)."""
-    named = hosts(cluster)
+    named = hosts(cluster.config)
     pod = _pod_or_none(cluster, text) if "/" not in text else None
     if pod is not None and pod_first:
         return Peer(Kind.POD, pod.ip, pod=pod)

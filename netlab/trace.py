@@ -46,10 +46,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import cni, names, naming
-from .errors import ConfigError, NotFoundError, did_you_mean
+from .errors import ConfigError, NotFoundError
 from .model import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
-from .names import INTERNET_HOST, Host, hosts
-from .names import host_for_ip as _host_for_ip
+from .azurenet import HOST_NAMES, Host, host_for_ip, overlay_node, peered_routes, system_routes
 from .routing import lookup
 from .views import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
 
@@ -64,7 +63,6 @@ _MAX_HOPS = 32
 LOCAL_TABLE = "ip route show table local"
 NFT_LIST = "nft list table ip kube-proxy"
 SS_LISTEN = "ss -ltunp"
-HOST_NAMES = ("internet", "vnet-vm", "peered-vm", "onprem-host", "onprem-router")
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,21 +372,6 @@ class _Drop(Exception):
 
 def _pod_on(pod: Pod) -> str:
     return f"{pod.namespace}/{pod.name}"
-
-
-def peered_routes(cfg: Any) -> tuple[AzureRoute, ...]:
-    """The effective routes of a VM in the peered VNet: its own space, the peering, the internet."""
-    return (
-        AzureRoute("VNet address space", cfg.peered_cidr, "VnetLocal", source="Default"),
-        AzureRoute("peering", cfg.vnet_cidr, "VNetPeering", source="Default"),
-        AzureRoute("internet", ipaddress.IPv4Network("0.0.0.0/0"), "Internet", source="Default"),
-    ) + tuple(AzureRoute("private range", ipaddress.IPv4Network(n), "None", source="Default")
-              for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
-
-
-def system_routes(cluster: "Cluster") -> tuple[AzureRoute, ...]:
-    """The VNet's system routes: what a subnet without a route table (the VM's) uses."""
-    return tuple(r for r in cluster.vnet_routes() if r.source != "User")
 
 
 EFFECTIVE_ROUTES = "az network nic show-effective-route-table -o table"
@@ -854,8 +837,8 @@ class _Walk:
         from_ = f"from {node.name}" if node is not None else "from outside the node subnet"
         if node is not None and cfg.plugin is Plugin.AZURE_CNI_OVERLAY and cfg.pod_cidr is not None \
                 and pkt.dst in cfg.pod_cidr:
-            n = (int(pkt.dst) - int(cfg.pod_cidr.network_address)) >> 8
-            if n >= self.c.node_count:
+            n = overlay_node(cfg, self.c.node_count, pkt.dst)
+            if n is None:
                 raise _Drop(f"no node owns {pkt.dst}: its /24 of the pod CIDR is not assigned to any node")
             dest = self.c.node_record(n)
             self.hop(place, pkt, Line(self.c.node_pod_cidr_row(n), NODE_POD_CIDRS),
@@ -885,7 +868,7 @@ class _Walk:
                          f"{dest_node.name}'s NIC{note_where}", via=from_)
                 uplink = "azure0" if self.c.node_dataplane(dest_node.index).bridge == "azure0" else "eth0"
                 return self.through_node(dest_node, pkt, uplink, port="eth0" if uplink == "azure0" else None)
-            host = _host_for_ip(self.c, pkt.dst)
+            host = host_for_ip(self.cfg, pkt.dst)
             if host.kind == "vnet" and pkt.dst not in cfg.subnet_cidr:
                 self.hop(place, pkt, line, f"inside the VNet: delivered to the VM's NIC{note_where}", via=from_)
                 return self.deliver_host(host, pkt)
@@ -904,13 +887,13 @@ class _Walk:
                 pkt = new
             else:
                 self.hop(place, pkt, line, "leaving Azure for the internet", via=from_)
-            return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
+            return self.deliver_host(host_for_ip(self.cfg, pkt.dst), pkt)
         if kind == "VNetPeering":
             self.hop(place, pkt, line, "the peering carries it to the other VNet", via=from_)
-            return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
+            return self.deliver_host(host_for_ip(self.cfg, pkt.dst), pkt)
         if kind == "VirtualNetworkGateway":
             self.hop(place, pkt, line, "the VPN gateway carries it on premises", via=from_)
-            return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
+            return self.deliver_host(host_for_ip(self.cfg, pkt.dst), pkt)
         self.hop(place, pkt, line, "next hop None: Azure drops the packet", via=from_)
         raise _Drop(self.none_reason(pkt.dst, node is not None))
 
@@ -1003,11 +986,11 @@ class _Walk:
                     f"{pkt.dst} is a private address, reachable only inside Azure: nothing on the internet "
                     "routes to it. A LoadBalancer Service (notebook 07) gives the pod a public front door")
             self.hop(place, pkt, default, "", out="eth0")
-            return self.deliver_host(_host_for_ip(self.c, pkt.dst), pkt)
+            return self.deliver_host(host_for_ip(self.cfg, pkt.dst), pkt)
         if host.kind == "vnet":
             self.hop(place, pkt, default, "the VM sends it to Azure; its subnet has no route table attached",
                      out="eth0")
-            return self.azure(pkt, None, system_routes(self.c), host.name)
+            return self.azure(pkt, None, system_routes(self.cfg), host.name)
         if host.kind == "peered":
             routes = peered_routes(cfg)
             r = lookup(routes, pkt.dst)
@@ -1018,7 +1001,7 @@ class _Walk:
                      f"{pkt.dst} is in the cluster VNet's address space: across the peering", out="eth0")
             if r.next_hop_type != "VNetPeering":
                 raise _Drop(self.none_reason(pkt.dst, False))
-            return self.azure(pkt, None, system_routes(self.c), "vnet-vm",
+            return self.azure(pkt, None, system_routes(self.cfg), "vnet-vm",
                               " (arriving over the peering, it follows the VNet's system routes, which the "
                               "VM's NIC in the VNet shows)")
         # on premises: the host's router reaches the VNet through the VPN tunnel
@@ -1030,7 +1013,7 @@ class _Walk:
         if r.dev == "vti0":
             self.hop(rplace, pkt, Line(str(r), "ip route", "onprem-router"),
                      "the VPN tunnel to Azure's VPN gateway carries the VNet's address space", into="lan0", out="vti0")
-            return self.azure(pkt, None, system_routes(self.c), "vnet-vm",
+            return self.azure(pkt, None, system_routes(self.cfg), "vnet-vm",
                               " (arriving through the VPN gateway, it follows the VNet's system routes, which the "
                               "VM's NIC in the VNet shows)")
         self.hop(rplace, pkt, Line(str(r), "ip route", "onprem-router"),

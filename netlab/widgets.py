@@ -30,7 +30,7 @@ from .cluster import Cluster
 from .errors import NetlabError
 from .model import Container, ContainerPort, Plugin, ProxyMode
 from . import names
-from .names import hosts
+from .azurenet import hosts
 
 _OK, _BAD = "#1b7837", "#b2182b"
 
@@ -258,7 +258,7 @@ class Explorer:
         # (a blank "from" made a trace fail with "unknown source 'None'").
         c["pod_node"].value = chosen_node if chosen_node in [i for _, i in nodes] else nodes[0][1]
         c["cni_mode"].disabled = cl.plugin is not Plugin.AZURE_CNI
-        sources = list(cl.pods) + [n.name for n in cl.nodes] + list(hosts(cl))
+        sources = list(cl.pods) + [n.name for n in cl.nodes] + list(hosts(cl.config))
         current = c["src"].value
         c["src"].options = sources
         c["src"].value = current if current in sources else sources[0]
@@ -268,7 +268,7 @@ class Explorer:
         outside = [str(cl.services[s].load_balancer_ip) for s in services if cl.services[s].load_balancer_ip]
         outside += [f"{n.ip}:{p.node_port}" for s in services for p in cl.services[s].ports if p.node_port
                     for n in cl.nodes]
-        c["dst"].options = tuple(services + outside + list(cl.pods) + [n.name for n in cl.nodes] + list(hosts(cl)))
+        c["dst"].options = tuple(services + outside + list(cl.pods) + [n.name for n in cl.nodes] + list(hosts(cl.config)))
         self._sync_controls()
         self._say(what, ok)
         self._draw()

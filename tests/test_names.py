@@ -211,7 +211,7 @@ def clusters(draw):
 
 def _texts(c):
     """Every kind of text the grammar reads, for this cluster."""
-    out = ["localhost", "127.0.0.1", "8.8.8.8", "10.225.0.9", *names.hosts(c)]
+    out = ["localhost", "127.0.0.1", "8.8.8.8", "10.225.0.9", *names.hosts(c.config)]
     for p in c.pods:
         pod = c.pods[p]
         out += [p, f"pod:{p}", f"{p}:8080", str(pod.ip)]
