@@ -533,6 +533,36 @@ class NfAcct(Match):
         return ("-m", "nfacct", "--nfacct-name", self.name)
 
 
+class Refusal(str, enum.Enum):
+    """Why kube-proxy's rules refuse or drop a packet: the reason a trace explains.
+
+    A rule builder sets it on the rule that refuses or drops for that reason
+    (:attr:`Rule.refusal`, and the same field on nftables rules); the evaluator sets
+    :attr:`NO_REDIRECT_ADDRESS` itself, since a ``REDIRECT`` rule only drops when the
+    interface a packet came in on has no address. It is data beside the rule, never part
+    of its text: a comment can say anything without changing the reason.
+
+    Example:
+        >>> rule = Rule("filter", "KUBE-SERVICES", (Comment("any words"),), "REJECT", refusal=Refusal.NO_ENDPOINTS)
+        >>> rule.refusal, rule == Rule("filter", "KUBE-SERVICES", (Comment("any words"),), "REJECT")
+        (<Refusal.NO_ENDPOINTS: 'no endpoints'>, True)
+    """
+
+    #: the Service has no ready endpoint at all (kube-proxy REJECTs)
+    NO_ENDPOINTS = "no endpoints"
+    #: the traffic policy is Local and this node runs none of the Service's endpoints
+    NO_LOCAL_ENDPOINTS = "no local endpoints"
+    #: the address is a Service's, but no Service has this port (or protocol) on it
+    INVALID_PORT = "invalid port"
+    #: the source is outside the Service's loadBalancerSourceRanges
+    FIREWALL = "firewall"
+    #: ``REDIRECT`` needs the address of the interface the packet came in on, which has none
+    NO_REDIRECT_ADDRESS = "no redirect address"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One rule: ``-A chain <matches> -j target <target_args>`` in ``table``.
@@ -546,6 +576,8 @@ class Rule:
         target_args: the target's options as written, e.g.
             ``("--to-destination", "10.244.1.5:8080")``.
         goto: ``-g`` instead of ``-j``: do not come back to this chain.
+        refusal: why the rule refuses or drops a packet, when kube-proxy wrote it for one
+            of the reasons of :class:`Refusal`; not part of the rule's text, equality or repr.
 
     Example:
         >>> Rule("nat", "KUBE-MARK-MASQ", (), "MARK", ("--or-mark", "0x00004000")).target
@@ -558,6 +590,7 @@ class Rule:
     target: str | None = None
     target_args: tuple[str, ...] = ()
     goto: bool = False
+    refusal: Refusal | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.table not in BUILTIN_CHAINS:
@@ -580,7 +613,7 @@ _set = object.__setattr__
 
 
 def trusted_rule(table: str, chain: str, matches: tuple[Match, ...], target: str | None,
-                 target_args: tuple[str, ...] = (), goto: bool = False) -> Rule:
+                 target_args: tuple[str, ...] = (), goto: bool = False, refusal: Refusal | None = None) -> Rule:
     """A :class:`Rule` from parts a renderer already knows are valid (a known table, tuples).
 
     Renderers build hundreds of thousands of rules; skipping the checks of ``Rule(...)``
@@ -593,6 +626,7 @@ def trusted_rule(table: str, chain: str, matches: tuple[Match, ...], target: str
     _set(rule, "target", target)
     _set(rule, "target_args", target_args)
     _set(rule, "goto", goto)
+    _set(rule, "refusal", refusal)
     return rule
 
 
@@ -978,6 +1012,8 @@ class Outcome:
         rules: the rules that matched, in order.
         recent_set: ``(list, address)`` entries that ``-m recent --set`` added.
         masqueraded: whether ``MASQUERADE`` (or ``SNAT``) rewrote the source.
+        refusal: for ``DROP`` and ``REJECT``, why (:class:`Refusal`): the deciding rule's
+            reason, or :attr:`Refusal.NO_REDIRECT_ADDRESS` when ``REDIRECT`` found no address.
     """
 
     probability: float
@@ -987,6 +1023,7 @@ class Outcome:
     recent_set: frozenset[tuple[str, Address]] = frozenset()
     masqueraded: bool = False
     examined: int = 0  # rules whose matches were tested on the way: the walk's cost
+    refusal: Refusal | None = field(default=None, compare=False)
 
     @property
     def lines(self) -> tuple[str, ...]:
@@ -1183,7 +1220,7 @@ def evaluate(
     outcomes: list[Outcome] = []
     work = [_Walk(1.0, packet, [[chain, 0]], [], ctx.recent, frozenset())]
 
-    def finish(walk: _Walk, verdict: Verdict) -> None:
+    def finish(walk: _Walk, verdict: Verdict, refusal: Refusal | None = None) -> None:
         outcomes.append(
             Outcome(
                 walk.probability,
@@ -1193,6 +1230,7 @@ def evaluate(
                 walk.recent_set,
                 walk.masqueraded,
                 walk.examined,
+                refusal,
             )
         )
 
@@ -1234,7 +1272,7 @@ def evaluate(
             if target is None or target == "LOG":
                 continue
             if target in ("ACCEPT", "DROP", "REJECT"):
-                finish(walk, Verdict(target))
+                finish(walk, Verdict(target), None if target == "ACCEPT" else rule.refusal)
                 break
             if target == "RETURN":
                 walk.stack.pop()
@@ -1264,7 +1302,7 @@ def evaluate(
                             if not ctx.interface_addresses:
                                 address = ipaddress.ip_address("127.0.0.1")  # no interfaces known: a bare ruleset
                             else:
-                                finish(walk, Verdict.DROP)
+                                finish(walk, Verdict.DROP, Refusal.NO_REDIRECT_ADDRESS)
                                 break
                 walk.packet = replace(
                     walk.packet,

@@ -1419,21 +1419,26 @@ def _options(passes: Any) -> list[tuple[str, float]]:
 
 
 def _refusal(ps: Any) -> str:
+    """Why a pass was refused or dropped, in words, chosen by the reason kube-proxy's deciding line carries
+    (:class:`netlab.netfilter.Refusal`), never by the line's wording."""
+    from .netfilter import Refusal
+
     line = _key_line(ps.lines)
     text = line.text if line is not None else ""
-    if "has no endpoints" in text:
+    reason = line.refusal if line is not None else None
+    if reason is Refusal.NO_ENDPOINTS:
         why = ("the Service has no endpoints (no ready pod matches its selector), so kube-proxy REJECTs: the "
                "client gets 'connection refused' at once instead of waiting for a timeout")
-    elif "has no local endpoints" in text:
+    elif reason is Refusal.NO_LOCAL_ENDPOINTS and ps.verdict == "DROP":
         why = ("the Service's traffic policy is Local and this node runs none of its endpoints, so kube-proxy DROPs "
                "the packet (a load balancer's health probe keeps external traffic away from such nodes)")
-    elif "invalid ports of ClusterIPs" in text or "KUBE-IPVS-IPS dst -j REJECT" in text:
+    elif reason is Refusal.INVALID_PORT:
         why = ("the address is a Service's, but no Service has this port on it: kube-proxy REJECTs new connections "
                "to any other port of a Service address, so the client gets 'connection refused' at once")
-    elif " -j REDIRECT" in text:
+    elif reason is Refusal.NO_REDIRECT_ADDRESS:
         why = ("REDIRECT sends a packet to the first address of the interface it came in on, and this one has "
                "none (Azure CNI's pod veths carry no IPv4 address), so the kernel drops it")
-    elif "not accepted by" in text or "firewall" in text.lower():
+    elif reason is Refusal.FIREWALL:
         why = "the source is not in the Service's loadBalancerSourceRanges, so kube-proxy's firewall DROPs it"
     else:
         why = f"the packet is refused ({ps.verdict})"

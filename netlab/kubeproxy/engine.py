@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import ConfigError
-from ..netfilter import Context, Packet, Rule, Ruleset, Verdict, evaluate, format_restore, format_save
+from ..netfilter import Context, Packet, Refusal, Rule, Ruleset, Verdict, evaluate, format_restore, format_save
 
 #: The hooks, and the iptables tables each one runs, in the kernel's priority order.
 HOOK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -60,12 +60,15 @@ class Line:
     ``tool`` names the printed table (``iptables``, ``nft``, ``ipvsadm``, ``kube-proxy``),
     ``where`` the table and chain (``nat KUBE-SERVICES``), ``text`` the line as that
     tool prints it, ``restore`` the same rule in ``iptables-restore`` form (iptables only).
+    ``refusal`` says why, when this line refused or dropped the packet for one of
+    kube-proxy's reasons (:class:`~netlab.netfilter.Refusal`); it is not part of the text.
     """
 
     tool: str
     where: str
     text: str
     restore: str = ""
+    refusal: Refusal | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.text
@@ -107,7 +110,7 @@ def check_hook(hook: str) -> None:
 
 
 def _iptables_line(rule: Rule) -> Line:
-    return Line("iptables", f"{rule.table} {rule.chain}", format_save(rule), format_restore(rule))
+    return Line("iptables", f"{rule.table} {rule.chain}", format_save(rule), format_restore(rule), rule.refusal)
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,11 @@ class IptablesEngine:
                     continue
                 for o in evaluate(self._ruleset, table, chain, s.packet, ctx):
                     verdict = "ACCEPT" if o.verdict in (Verdict.ACCEPT, Verdict.RETURN) else o.verdict.value
-                    nxt.append(Step(s.probability * o.probability, verdict, o.packet,
-                                    s.lines + tuple(self._line(r) for r in o.rules),
+                    lines = tuple(self._line(r) for r in o.rules)
+                    if o.refusal is not None and lines and lines[-1].refusal is not o.refusal:
+                        # The evaluator's own reason (REDIRECT found no address) goes on the rule that met it.
+                        lines = lines[:-1] + (dataclasses.replace(lines[-1], refusal=o.refusal),)
+                    nxt.append(Step(s.probability * o.probability, verdict, o.packet, s.lines + lines,
                                     s.masqueraded or o.masqueraded, examined=s.examined + o.examined))
             steps = nxt
         return tuple(steps)

@@ -81,6 +81,7 @@ from ..netfilter import (
     PortOption,
     Protocol,
     Recent,
+    Refusal,
     Rule,
     Source,
     Statistic,
@@ -231,8 +232,9 @@ class _Writer:
         self.nat_chains: list[str] = list(NAT_CHAINS)
         self.nat_rules: list[Rule] = []
 
-    def filter(self, chain: str, matches: tuple[Match, ...], target: str | None, *args: str) -> None:
-        self.filter_rules.append(trusted_rule("filter", chain, tuple(matches), target, args))
+    def filter(self, chain: str, matches: tuple[Match, ...], target: str | None, *args: str,
+               refusal: Refusal | None = None) -> None:
+        self.filter_rules.append(trusted_rule("filter", chain, tuple(matches), target, args, refusal=refusal))
 
     def nat(self, chain: str, matches: tuple[Match, ...], target: str | None, *args: str) -> None:
         self.nat_rules.append(trusted_rule("nat", chain, tuple(matches), target, args))
@@ -305,28 +307,34 @@ def _service_rules(w: _Writer, info: ServicePortInfo, cfg: ProxyConfig, large: b
     lb_chain = fw_chain if uses_fw_chain else ext_chain
 
     internal_target = internal_comment = external_target = external_comment = ""
+    internal_refusal = external_refusal = None
     if not info.has_endpoints:
         internal_target = external_target = "REJECT"
         internal_comment = external_comment = f"{spn} has no endpoints"
+        internal_refusal = external_refusal = Refusal.NO_ENDPOINTS
     else:
         if not has_internal:
             internal_target, internal_comment = "DROP", f"{spn} has no local endpoints"
+            internal_refusal = Refusal.NO_LOCAL_ENDPOINTS
         if not has_external:
             external_target, external_comment = "DROP", f"{spn} has no local endpoints"
+            external_refusal = Refusal.NO_LOCAL_ENDPOINTS
 
     # Capture the cluster IP.
     cluster_ip = (Destination(info.cluster_ip), dport)
     if has_internal:
         w.nat(KUBE_SERVICES, (Comment(f"{spn} cluster IP"), *l4, *cluster_ip), internal_chain)
     else:
-        w.filter(KUBE_SERVICES, (Comment(internal_comment), *l4, *cluster_ip), internal_target)
+        w.filter(KUBE_SERVICES, (Comment(internal_comment), *l4, *cluster_ip), internal_target,
+                 refusal=internal_refusal)
 
     # Capture external IPs.
     for address in info.external_ips:
         if info.has_endpoints:
             w.nat(KUBE_SERVICES, (Comment(f"{spn} external IP"), *l4, Destination(address), dport), ext_chain)
         if not has_external:
-            w.filter(KUBE_EXTERNAL_SERVICES, (Comment(external_comment), *l4, Destination(address), dport), external_target)
+            w.filter(KUBE_EXTERNAL_SERVICES, (Comment(external_comment), *l4, Destination(address), dport),
+                     external_target, refusal=external_refusal)
 
     # Capture load-balancer ingress IPs.
     for address in info.load_balancer_ips:
@@ -337,10 +345,12 @@ def _service_rules(w: _Writer, info: ServicePortInfo, cfg: ProxyConfig, large: b
                 KUBE_PROXY_FIREWALL,
                 (Comment(f"{spn} traffic not accepted by {fw_chain}"), *l4, Destination(address), dport),
                 "DROP",
+                refusal=Refusal.FIREWALL,
             )
     if not has_external:
         for address in info.load_balancer_ips:
-            w.filter(KUBE_EXTERNAL_SERVICES, (Comment(external_comment), *l4, Destination(address), dport), external_target)
+            w.filter(KUBE_EXTERNAL_SERVICES, (Comment(external_comment), *l4, Destination(address), dport),
+                     external_target, refusal=external_refusal)
 
     # Capture the NodePort. (NodePorts are not subject to loadBalancerSourceRanges.)
     if info.node_port:
@@ -352,6 +362,7 @@ def _service_rules(w: _Writer, info: ServicePortInfo, cfg: ProxyConfig, large: b
                 KUBE_EXTERNAL_SERVICES,
                 (Comment(external_comment), AddrType(dst_type="LOCAL"), *l4, node_port),
                 external_target,
+                refusal=external_refusal,
             )
 
     # Accept the health check node port (always TCP), local endpoints or not.

@@ -148,6 +148,7 @@ from ..netfilter import (
     Match,
     PhysDev,
     Protocol,
+    Refusal,
     Rule,
     SetMatch,
     Source,
@@ -751,8 +752,9 @@ def _write_iptables_rules(
     nat: list[Rule] = []
     flt: list[Rule] = []
 
-    def add(table: str, chain: str, matches: tuple[Match, ...], target: str | None, *args: str) -> None:
-        (nat if table == "nat" else flt).append(Rule(table, chain, matches, target, args))
+    def add(table: str, chain: str, matches: tuple[Match, ...], target: str | None, *args: str,
+            refusal: Refusal | None = None) -> None:
+        (nat if table == "nat" else flt).append(Rule(table, chain, matches, target, args, refusal=refusal))
 
     # 1. Dismiss connections from localhost early.
     add("nat", KUBE_SERVICES, (Source(_LOOPBACK),), "RETURN")
@@ -794,7 +796,7 @@ def _write_iptables_rules(
     # 5-7. NodePorts, LB masquerade, the source-range drop.
     add("nat", KUBE_SERVICES, (AddrType(dst_type="LOCAL"),), KUBE_NODE_PORT)
     add("nat", KUBE_LOAD_BALANCER, (), KUBE_MARK_MASQ)
-    add("filter", KUBE_SOURCE_RANGES_FIREWALL, (), "DROP")
+    add("filter", KUBE_SOURCE_RANGES_FIREWALL, (), "DROP", refusal=Refusal.FIREWALL)
 
     # 8. LBs whose source ranges leave out the node: the node (VIP as source) may not use them.
     for address, proto, port in no_node_access:
@@ -820,7 +822,8 @@ def _write_iptables_rules(
     for name in (KUBE_LOAD_BALANCER_SET, KUBE_CLUSTER_IP, KUBE_EXTERNAL_IP, KUBE_EXTERNAL_IP_LOCAL):
         add("filter", KUBE_IPVS_FILTER, (_set_match(name, ("dst", "dst")),), "RETURN")
     add("filter", KUBE_IPVS_FILTER, (_set_match(KUBE_HEALTH_CHECK_NODE_PORT, ("dst",)),), "RETURN")
-    add("filter", KUBE_IPVS_FILTER, (Conntrack(("NEW",)), _set_match(KUBE_IPVS_IPS, ("dst",))), "REJECT")
+    add("filter", KUBE_IPVS_FILTER, (Conntrack(("NEW",)), _set_match(KUBE_IPVS_IPS, ("dst",))), "REJECT",
+        refusal=Refusal.INVALID_PORT)
 
     # 13. KUBE-POSTROUTING and KUBE-MARK-MASQ, as in iptables mode.
     add("nat", KUBE_POSTROUTING, (Mark(mark, mark, negate=True),), "RETURN")
@@ -1142,7 +1145,7 @@ class IpvsEngine:
                                                                        if not isinstance(m, IPVSMatch)))
                     rules.append(resolved)
                     originals[format_save(resolved)] = Line("iptables", f"{rule.table} {rule.chain}",
-                                                            format_save(rule), format_restore(rule))
+                                                            format_save(rule), format_restore(rule), rule.refusal)
             self._filters[key] = (IptablesEngine(tuple(rules)), originals)
         return self._filters[key]
 

@@ -50,7 +50,7 @@ from types import MappingProxyType
 from typing import Union
 
 from ..errors import ConfigError
-from ..netfilter import Context, Packet
+from ..netfilter import Context, Packet, Refusal
 from .engine import HOOK_TABLES, Line, Step, check_hook
 
 Address = ipaddress.IPv4Address
@@ -498,11 +498,17 @@ class Element:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """``add rule ... CHAIN STATEMENTS [comment "..."]``."""
+    """``add rule ... CHAIN STATEMENTS [comment "..."]``.
+
+    ``refusal`` says why the rule refuses or drops a packet, when kube-proxy wrote it for
+    one of the reasons of :class:`~netlab.netfilter.Refusal`; it is not part of the
+    rule's text, equality or repr.
+    """
 
     chain: str
     stmts: tuple[Stmt, ...]
     comment: str | None = None
+    refusal: Refusal | None = field(default=None, compare=False, repr=False)
 
     def text(self) -> str:
         body = " ".join(s.text() for s in self.stmts)
@@ -999,7 +1005,7 @@ class NftEngine:
         key = (chain, index)
         line = self._listed.get(key)
         if line is None:
-            line = self._listed[key] = Line("nft", chain, rule.listed())
+            line = self._listed[key] = Line("nft", chain, rule.listed(), refusal=rule.refusal)
         return line
 
     def _walk(self, chain: str, packet: Packet, ctx: Context) -> list[tuple[_Walk, str]]:

@@ -101,6 +101,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, did_you_mean
+from ..netfilter import Refusal
 from .api import EndpointInfo, EndpointSlice, ProxyConfig, Service, ServicePortInfo, service_ports
 from .modes import BuiltMode
 from .nft import (
@@ -316,8 +317,8 @@ class _Tx:
     def delete(self, obj) -> None:
         self.ops.append(Op("delete", obj))
 
-    def rule(self, chain: str, *stmts: Stmt, comment: str | None = None) -> None:
-        self.ops.append(Op("add", Rule(chain, stmts, comment)))
+    def rule(self, chain: str, *stmts: Stmt, comment: str | None = None, refusal: Refusal | None = None) -> None:
+        self.ops.append(Op("add", Rule(chain, stmts, comment, refusal)))
 
     def ensure_chain(self, name: str) -> None:
         if name in self.created:
@@ -369,7 +370,7 @@ def _setup(tx: _Tx, cfg: ProxyConfig, match_all: bool, nodeport_ips: tuple) -> N
 
     tx.add(CLUSTER_IPS_SET)
     tx.rule(CLUSTER_IPS_CHECK, IpLookup("daddr", CLUSTER_IPS), Verdict("reject"),
-            comment="Reject traffic to invalid ports of ClusterIPs")
+            comment="Reject traffic to invalid ports of ClusterIPs", refusal=Refusal.INVALID_PORT)
     if cfg.service_cidrs:
         tx.rule(CLUSTER_IPS_CHECK, IpInSet("daddr", tuple(cfg.service_cidrs), separator=","), Verdict("drop"),
                 comment="Drop traffic to unallocated ClusterIPs")

@@ -93,6 +93,7 @@ from ..netfilter import (
     PhysDev,
     PortOption,
     Protocol,
+    Refusal,
     Rule,
     ip,
 )
@@ -448,8 +449,10 @@ class UserspaceEngine:
         return sock
 
     def _proxy(self, s: Step, sock: ProxySocket, ctx) -> list[Step]:
+        # Without endpoints the process itself refuses the connection: no rule does in this mode.
         row = Line("kube-proxy", f"proxy socket {sock.socket}/{sock.protocol.upper()}",
-                   self._rows[(sock.protocol, sock.proxy_port)])
+                   self._rows[(sock.protocol, sock.proxy_port)],
+                   refusal=None if sock.endpoints else Refusal.NO_ENDPOINTS)
         examined = getattr(s, "examined", 0) + 1
         spn = sock.service
         if not sock.endpoints:
