@@ -394,11 +394,11 @@ _APPS = {
 
 def random_case(rng: random.Random, index: int, flows: int, mode: str = "iptables") -> Case:
     """A random small cluster (2-3 nodes, 1-3 pods each, a few Services) and random flows."""
-    import netlab as nl
+    from .cluster import Cluster
 
     variant = rng.choice(VARIANTS)
     nodes = rng.randint(2, 3)
-    c = nl.Cluster.aks("kubenet", nodes=nodes)
+    c = Cluster.aks("kubenet", nodes=nodes)
     k = 0
     for n in range(nodes):
         for _ in range(rng.randint(1, 3)):
