@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from types import MappingProxyType
 
 import pytest
 
 import netlab as nl
 from netlab.kubeproxy import engine as engine_module
 from netlab.kubeproxy.engine import Chained, IptablesEngine, walk_node
+from netlab.kubeproxy.nft import NftEngine, NftRuleset
 from netlab.kubeproxy.nft import Rule as NftRule
 from netlab.kubeproxy.nft import Verdict as NftVerdict
 from netlab.netfilter import Comment, Context, Packet, Refusal, Rule, evaluate, format_restore, format_save
@@ -82,17 +84,28 @@ CASES = {
 }
 
 # (mode, case) -> (verdict, the enum on the deciding line, the explanation); modes where a case is no refusal
-# of kube-proxy's (iptables and userspace route a port the Service lacks to Azure; userspace has no firewall
-# and no Local policy) are left out.
+# of kube-proxy's are left out: iptables and userspace route a port the Service lacks to Azure; userspace has
+# no firewall and no Local policy; IPVS falls back to every endpoint for externalTrafficPolicy Local.
 EXPECTED = {
     ("iptables", "no endpoints (ClusterIP)"): ("refused", Refusal.NO_ENDPOINTS, NO_ENDPOINTS),
     ("iptables", "no endpoints (NodePort)"): ("refused", Refusal.NO_ENDPOINTS, NO_ENDPOINTS),
     ("iptables", "no local endpoints (externalTrafficPolicy)"): ("dropped", Refusal.NO_LOCAL_ENDPOINTS, NO_LOCAL),
     ("iptables", "no local endpoints (internalTrafficPolicy)"): ("dropped", Refusal.NO_LOCAL_ENDPOINTS, NO_LOCAL),
     ("iptables", "loadBalancerSourceRanges"): ("dropped", Refusal.FIREWALL, FIREWALL),
+    # IPVS refuses for an empty virtual server itself; the Local sentence says DROP, so a REJECT gets none.
+    ("ipvs", "no endpoints (ClusterIP)"): ("refused", Refusal.NO_ENDPOINTS, NO_ENDPOINTS),
+    ("ipvs", "no endpoints (NodePort)"): ("refused", Refusal.NO_ENDPOINTS, NO_ENDPOINTS),
+    ("ipvs", "no local endpoints (internalTrafficPolicy)"): (
+        "refused", Refusal.NO_LOCAL_ENDPOINTS, "the packet is refused (REJECT)"),
     ("ipvs", "a port the Service lacks"): ("refused", Refusal.INVALID_PORT, INVALID_PORT),
     ("ipvs", "loadBalancerSourceRanges"): ("dropped", Refusal.FIREWALL, FIREWALL),
+    # nftables: the reject-chain rule, a no-endpoint map's element, the firewall chain's drop.
+    ("nftables", "no endpoints (ClusterIP)"): ("refused", Refusal.NO_ENDPOINTS, NO_ENDPOINTS),
+    ("nftables", "no endpoints (NodePort)"): ("refused", Refusal.NO_ENDPOINTS, NO_ENDPOINTS),
+    ("nftables", "no local endpoints (externalTrafficPolicy)"): ("dropped", Refusal.NO_LOCAL_ENDPOINTS, NO_LOCAL),
+    ("nftables", "no local endpoints (internalTrafficPolicy)"): ("dropped", Refusal.NO_LOCAL_ENDPOINTS, NO_LOCAL),
     ("nftables", "a port the Service lacks"): ("refused", Refusal.INVALID_PORT, INVALID_PORT),
+    ("nftables", "loadBalancerSourceRanges"): ("dropped", Refusal.FIREWALL, FIREWALL),
 }
 
 
@@ -144,13 +157,20 @@ def test_userspace_redirect_into_an_addressless_veth_is_marked_by_the_evaluator(
 # -------------------------------------------------------------------- the wording decides nothing
 
 def _reworded(engine, comment):
-    """The engine with every iptables comment replaced by ``comment`` (each rule keeps its refusal)."""
+    """The engine with every iptables and nft comment replaced by ``comment`` (each rule keeps its refusal)."""
     if isinstance(engine, Chained):
         return Chained(tuple(_reworded(e, comment) for e in engine.engines))
     if isinstance(engine, IptablesEngine):
         return IptablesEngine(tuple(
             dataclasses.replace(r, matches=tuple(Comment(comment) if isinstance(m, Comment) else m for m in r.matches))
             for r in engine.rules))
+    if isinstance(engine, NftEngine):
+        rs = engine.ruleset
+        rules = {chain: tuple(r if r.comment is None else dataclasses.replace(r, comment=comment) for r in rules)
+                 for chain, rules in rs.rules.items()}
+        elements = {name: tuple(e if e.comment is None else dataclasses.replace(e, comment=comment) for e in held)
+                    for name, held in rs.elements.items()}
+        return NftEngine(NftRuleset(rs.table, rs.sets, MappingProxyType(elements), rs.chains, MappingProxyType(rules)))
     return engine
 
 
@@ -166,14 +186,18 @@ def reworded(monkeypatch):
     monkeypatch.setattr(nl.Cluster, "node_runtime", node_runtime)
 
 
-@pytest.mark.parametrize("case", ["no local endpoints (externalTrafficPolicy)",
-                                  "no local endpoints (internalTrafficPolicy)", "loadBalancerSourceRanges",
-                                  "no endpoints (ClusterIP)"])
-def test_a_rules_comment_does_not_change_the_explanation(shop, reworded, case):
-    _, _, sentence = EXPECTED["iptables", case]
+@pytest.mark.parametrize("mode, case", [
+    ("iptables", "no local endpoints (externalTrafficPolicy)"),
+    ("iptables", "no local endpoints (internalTrafficPolicy)"),
+    ("iptables", "loadBalancerSourceRanges"), ("iptables", "no endpoints (ClusterIP)"),
+    ("nftables", "a port the Service lacks"), ("nftables", "no local endpoints (internalTrafficPolicy)"),
+])
+def test_a_rules_comment_does_not_change_the_explanation(shop, reworded, mode, case):
+    _, _, sentence = EXPECTED[mode, case]
     src, dst, port = CASES[case]
-    t = shop.trace(src, dst(shop), port=port)
-    assert '--comment "default/x has no endpoints firewall"' in t.hops[-1].decided_by.text  # the new wording...
+    c = shop.with_proxy_mode(mode)
+    t = c.trace(src, dst(c), port=port)
+    assert 'comment "default/x has no endpoints firewall"' in t.hops[-1].decided_by.text  # the new wording...
     assert t.reason.startswith(sentence + ". Rule: ")  # ...and the reason its rule carries
 
 

@@ -333,6 +333,8 @@ class VirtualServer:
         service: the service port name (``ns/svc:port``) it belongs to.
         kind: ``"cluster IP"``, ``"external IP"``, ``"load balancer IP"`` or ``"node port"``.
         local_policy: whether its endpoints were chosen by a ``Local`` traffic policy.
+        refusal: why it has no real servers, if it has none (IPVS then refuses new connections);
+            not part of its text, equality or repr.
     """
 
     protocol: str
@@ -345,6 +347,7 @@ class VirtualServer:
     service: str = ""
     kind: str = ""
     local_policy: bool = False
+    refusal: Refusal | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[ipaddress.IPv4Address, str, int]:
@@ -669,8 +672,9 @@ def build(
 
         def vs(address: ipaddress.IPv4Address, vport: int, kind: str, only_local: bool) -> None:
             eps = _endpoints_for(info, only_local)
+            refusal = None if eps else Refusal.NO_LOCAL_ENDPOINTS if info.has_endpoints else Refusal.NO_ENDPOINTS
             vservers.append(VirtualServer(proto, address, vport, scheduler, flags, timeout, _real_servers(eps),
-                                          spn, kind, only_local and bool(info.local_endpoints)))
+                                          spn, kind, only_local and bool(info.local_endpoints), refusal))
 
         # Hairpin: every local endpoint (ready or not) may reach itself through the VIP.
         for ep in info.endpoints:
@@ -800,7 +804,8 @@ def _write_iptables_rules(
 
     # 8. LBs whose source ranges leave out the node: the node (VIP as source) may not use them.
     for address, proto, port in no_node_access:
-        add("filter", KUBE_IPVS_OUT_FILTER, (Source(address), IPVSMatch(address, proto, port)), "DROP")
+        add("filter", KUBE_IPVS_OUT_FILTER, (Source(address), IPVSMatch(address, proto, port)), "DROP",
+            refusal=Refusal.FIREWALL)
 
     # 9. Accept what IPVS will take, whatever other rules say (acceptIPVSTraffic).
     for name in (KUBE_CLUSTER_IP, KUBE_LOAD_BALANCER_SET):
@@ -1176,6 +1181,7 @@ class IpvsEngine:
         examined = _examined(s) + 1  # one hash lookup in the IPVS service table
         choices, by_template = self._schedule(vs, s.packet, ctx)
         if not choices:
+            vs_line = dataclasses.replace(vs_line, refusal=vs.refusal)
             note = (f"IPVS virtual server {vs.name} has no real servers: ip_vs_leave() answers ICMP port "
                     f"unreachable and drops the packet")
             return [_step(s.probability, "REJECT", s.packet, s.lines + (vs_line,), s.masqueraded, note, examined)]

@@ -482,6 +482,7 @@ class Element:
     key: tuple[KeyPart, ...]
     value: Verdict | None = None
     comment: str | None = None
+    refusal: Refusal | None = field(default=None, compare=False, repr=False)  # as Rule.refusal, for a map's verdict
 
     def key_text(self) -> str:
         return " . ".join(str(k) for k in self.key)
@@ -1067,7 +1068,7 @@ class NftEngine:
                 if element is None:
                     w.lines.pop()  # no element: the rule did not match
                     return None
-                w.lines.append(Line("nft", f"map {stmt.map_name}", element.listed()))
+                w.lines.append(Line("nft", f"map {stmt.map_name}", element.listed(), refusal=element.refusal))
                 return element.value
             if isinstance(stmt, Numgen):
                 n = len(stmt.targets)

@@ -328,14 +328,15 @@ class _Tx:
         self.ops.append(Op("add", chain))
         self.ops.append(Op("flush", chain))
 
-    def element(self, container: str, key: tuple, value: Verdict | None = None, comment: str | None = None) -> None:
+    def element(self, container: str, key: tuple, value: Verdict | None = None, comment: str | None = None,
+                refusal: Refusal | None = None) -> None:
         store = self.stored.setdefault(container, {})
         if key in store:
             if store[key] == value:
                 return
             self.ops.append(Op("delete", Element(container, key)))  # same key, new value
         store[key] = value
-        self.ops.append(Op("add", Element(container, key, value, comment)))
+        self.ops.append(Op("add", Element(container, key, value, comment, refusal)))
 
 
 def _nodeport_addresses(cfg: ProxyConfig) -> tuple[bool, tuple[ipaddress.IPv4Address, ...]]:
@@ -388,7 +389,7 @@ def _setup(tx: _Tx, cfg: ProxyConfig, match_all: bool, nodeport_ips: tuple) -> N
     reject = Chain(REJECT_CHAIN, comment="helper for @no-endpoint-services / @no-endpoint-nodeports")
     tx.add(reject)
     tx.flush(reject)
-    tx.rule(REJECT_CHAIN, Verdict("reject"))
+    tx.rule(REJECT_CHAIN, Verdict("reject"), refusal=Refusal.NO_ENDPOINTS)  # only no-endpoint maps go here
     tx.rule(SERVICE_ENDPOINTS_CHECK, VmapLookup(_DEST, NO_ENDPOINT_SERVICES))
     not_localhost = IpAddr("daddr", _LOOPBACK, negate=True)
     if match_all:
@@ -463,8 +464,10 @@ def _service(tx: _Tx, info: ServicePortInfo, cfg: ProxyConfig, affinity_sets: di
 
     if not info.has_endpoints:
         internal_verdict = external_verdict = Verdict("goto", REJECT_CHAIN)
+        refusal = Refusal.NO_ENDPOINTS
     else:
         internal_verdict = external_verdict = Verdict("drop")  # used only when there are no local endpoints
+        refusal = Refusal.NO_LOCAL_ENDPOINTS
 
     spn = info.name
     # Capture the cluster IP.
@@ -473,14 +476,14 @@ def _service(tx: _Tx, info: ServicePortInfo, cfg: ProxyConfig, affinity_sets: di
     if has_internal:
         tx.element(SERVICE_IPS, key, Verdict("goto", internal_chain))
     else:
-        tx.element(NO_ENDPOINT_SERVICES, key, internal_verdict, spn)
+        tx.element(NO_ENDPOINT_SERVICES, key, internal_verdict, spn, refusal)
 
     # Capture external IPs.
     for address in info.external_ips:
         if info.has_endpoints:
             tx.element(SERVICE_IPS, (address, proto, port), Verdict("goto", external_chain))
         if not has_external:
-            tx.element(NO_ENDPOINT_SERVICES, (address, proto, port), external_verdict, spn)
+            tx.element(NO_ENDPOINT_SERVICES, (address, proto, port), external_verdict, spn, refusal)
 
     # loadBalancerSourceRanges: checked whether or not there are endpoints.
     uses_firewall_chain = bool(info.load_balancer_ips) and bool(info.source_ranges)
@@ -495,14 +498,14 @@ def _service(tx: _Tx, info: ServicePortInfo, cfg: ProxyConfig, affinity_sets: di
             tx.element(FIREWALL_IPS, (address, proto, port), Verdict("goto", firewall_chain))
     if not has_external:
         for address in info.load_balancer_ips:
-            tx.element(NO_ENDPOINT_SERVICES, (address, proto, port), external_verdict, spn)
+            tx.element(NO_ENDPOINT_SERVICES, (address, proto, port), external_verdict, spn, refusal)
 
     # Capture the NodePort (not subject to loadBalancerSourceRanges).
     if info.node_port:
         if info.has_endpoints:
             tx.element(SERVICE_NODEPORTS, (proto, info.node_port), Verdict("goto", external_chain))
         if not has_external:
-            tx.element(NO_ENDPOINT_NODEPORTS, (proto, info.node_port), external_verdict, spn)
+            tx.element(NO_ENDPOINT_NODEPORTS, (proto, info.node_port), external_verdict, spn, refusal)
 
     # Internal traffic: masquerade what does not come from a pod (or everything).
     if has_internal:
@@ -532,7 +535,8 @@ def _service(tx: _Tx, info: ServicePortInfo, cfg: ProxyConfig, affinity_sets: di
         # The LB IP is often a local address, so the node reaches it with that source.
         if any(cfg.node_ips[0] in cidr for cidr in info.source_ranges):
             sources.extend(info.load_balancer_ips)
-        tx.rule(firewall_chain, IpInSet("saddr", tuple(sources), negate=True), Verdict("drop"))
+        tx.rule(firewall_chain, IpInSet("saddr", tuple(sources), negate=True), Verdict("drop"),
+                refusal=Refusal.FIREWALL)
 
     if affinity is not None:
         for ep in info.reachable_endpoints:
