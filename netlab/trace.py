@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from . import cni, names, naming
 from .errors import ConfigError, NotFoundError
 from .model import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
+from .netfilter import Refusal
 from .azurenet import HOST_NAMES, Host, host_for_ip, overlay_node, peered_routes, system_routes
 from .routing import lookup
 from .views import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
@@ -1421,8 +1422,6 @@ def _options(passes: Any) -> list[tuple[str, float]]:
 def _refusal(ps: Any) -> str:
     """Why a pass was refused or dropped, in words, chosen by the reason kube-proxy's deciding line carries
     (:class:`netlab.netfilter.Refusal`), never by the line's wording."""
-    from .netfilter import Refusal
-
     line = _key_line(ps.lines)
     text = line.text if line is not None else ""
     reason = line.refusal if line is not None else None
