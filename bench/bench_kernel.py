@@ -23,7 +23,7 @@ import time
 
 import netlab as nl
 from netlab import kubeproxy as kp
-from netlab import linux
+from netlab.linux import netns as linux
 from netlab.kubeproxy.cost import _objects
 
 

@@ -14,7 +14,7 @@ Example:
     <Verdict.REFUSED: 'refused'>
 """
 
-from .cluster import Cluster
+from .cluster.core import Cluster
 from .errors import (
     AddressError,
     CapacityError,
@@ -32,14 +32,14 @@ from .errors import (
     SubnetExhaustedError,
 )
 from .compare import Comparison, compare_plugins
-from .model import CniMode, Container, ContainerPort, Plugin, Verdict
+from .model.types import CniMode, Container, ContainerPort, Plugin, Verdict
 from . import course, quiz, scenarios
 
 _LAZY = {
-    "draw_cluster": ("netlab.plot", "draw_cluster"),
-    "draw_address_use": ("netlab.plot", "draw_address_use"),
-    "draw_proxy_cost": ("netlab.plot", "draw_proxy_cost"),
-    "explore": ("netlab.widgets", "explore"),
+    "draw_cluster": ("netlab.views.plot", "draw_cluster"),
+    "draw_address_use": ("netlab.views.plot", "draw_address_use"),
+    "draw_proxy_cost": ("netlab.views.plot", "draw_proxy_cost"),
+    "explore": ("netlab.views.widgets", "explore"),
 }
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from . import ipam
+from .model import ipam
 from .errors import ConfigError
-from .model import Plugin
+from .model.types import Plugin
 
 PLUGINS = (Plugin.KUBENET, Plugin.AZURE_CNI, Plugin.AZURE_CNI_OVERLAY)
 
@@ -114,9 +114,9 @@ def _traced(plugin: Plugin) -> tuple[bool, bool, bool]:
     """Whether pod-to-pod traffic across nodes passes a route table (a UDR), peered reachability and
     client-IP visibility, by tracing. (A count of trace rows would say nothing about speed: a row is a
     line that decided something, not a network hop.)"""
-    from .cluster import Cluster
+    from .cluster.core import Cluster
 
-    from .model import Container
+    from .model.types import Container
 
     web = [Container("web", ports=[80])]
     c = Cluster.aks(plugin, nodes=2).add_pod("a", node=0, containers=web).add_pod("b", node=1, containers=web)

@@ -3,7 +3,7 @@
 The notebooks show their clusters being built step by step (that is the lesson), and
 ``tests/test_scenarios.py`` runs each notebook's building cells and checks that they give
 exactly the cluster named here; the tests' fixtures and the check against the kernel
-(:mod:`netlab.linux_check`) take their clusters from here too, so "the kernel check covers
+(:mod:`netlab.linux.agreement`) take their clusters from here too, so "the kernel check covers
 every notebook" holds by construction, not by copying.
 
 ====================  =========================================================================
@@ -36,9 +36,9 @@ Example:
 
 from __future__ import annotations
 
-from . import images
-from .cluster import Cluster
-from .model import Container, ContainerPort
+from .model import images
+from .cluster.core import Cluster
+from .model.types import Container, ContainerPort
 
 __all__ = ["hello_world", "single_pod", "multiple_pods", "multiple_nodes", "kubenet_routing", "azure_cni",
            "web_service", "all_services", "proxy_modes", "kubenet_two_nodes", "shop", "self_hairpin",

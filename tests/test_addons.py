@@ -3,7 +3,7 @@
 import pytest
 
 import netlab as nl
-from netlab import addons
+from netlab.k8s import addons
 from helpers import PLUGINS, with_plugin
 
 PODS_A = """\

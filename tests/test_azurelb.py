@@ -1,7 +1,7 @@
 """The Azure load balancer AKS keeps for LoadBalancer Services."""
 
 import netlab as nl
-from netlab import azurelb
+from netlab.azure import lb as azurelb
 
 
 def cluster(policy):

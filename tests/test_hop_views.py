@@ -170,7 +170,7 @@ def test_an_unknown_command_teaches_what_there_is():
         c.run("ip route", on="nowhere")
     with pytest.raises(CommandError, match="give the command"):
         c.run("", on=0)
-    assert nl.commands.supported(c, "client") == ["ip addr", "ip neigh", "ip route", "ip route show table local"]
+    assert nl.cluster.commands.supported(c, "client") == ["ip addr", "ip neigh", "ip route", "ip route show table local"]
 
 
 def test_views_that_are_not_in_this_mode_say_so():

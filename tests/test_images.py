@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import netlab as nl
-from netlab import cni, images
-from netlab.images import KernelPath
+from netlab.cni import dataplane as cni
+from netlab.model import images
+from netlab.model.images import KernelPath
 
 
 def _web(**kw):

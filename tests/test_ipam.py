@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 
 import netlab as nl
-from netlab import ipam
+from netlab.model import ipam
 
 
 def test_aks_defaults_per_plugin():

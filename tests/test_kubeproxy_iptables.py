@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from netlab import kubeproxy as kp
 from netlab.kubeproxy import iptables
-from netlab.netfilter import BUILTIN_CHAINS, BUILTIN_TARGETS
+from netlab.model.netfilter import BUILTIN_CHAINS, BUILTIN_TARGETS
 
 CFG = kp.ProxyConfig(node_name="node-a", node_ips=["10.224.0.4"], cluster_cidr="10.244.0.0/16")
 

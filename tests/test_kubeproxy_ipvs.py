@@ -11,7 +11,7 @@ from netlab import kubeproxy as kp
 from netlab.errors import ConfigError, NetlabError, NotFoundError
 from netlab.kubeproxy import ipvs
 from netlab.kubeproxy.engine import walk_node
-from netlab.netfilter import Context, Packet
+from netlab.model.netfilter import Context, Packet
 
 NODE_IP = "10.224.0.4"
 CFG = kp.ProxyConfig(node_name="node-a", node_ips=[NODE_IP], cluster_cidr="10.244.0.0/16")

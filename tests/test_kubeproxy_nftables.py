@@ -14,7 +14,7 @@ from netlab import kubeproxy as kp
 from netlab.errors import ConfigError, NetlabError, NotFoundError
 from netlab.kubeproxy import nft, nftables
 from netlab.kubeproxy.modes import engine_for
-from netlab.netfilter import Context, Packet
+from netlab.model.netfilter import Context, Packet
 
 # The upstream test fake's node (proxier_test.go, NewFakeProxier): node test-node at
 # 192.168.0.2, pods 10.0.0.0/8, NodePorts on 192.168.0.2/32, Service CIDR 172.30.0.0/16.

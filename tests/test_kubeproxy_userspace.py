@@ -11,7 +11,7 @@ from netlab import kubeproxy as kp
 from netlab.errors import CapacityError, ConfigError, NotFoundError
 from netlab.kubeproxy import userspace
 from netlab.kubeproxy.modes import engine_for
-from netlab.netfilter import Context, Packet
+from netlab.model.netfilter import Context, Packet
 
 NODE_IP = "10.224.0.4"
 CFG = kp.ProxyConfig(node_name="node-a", node_ips=[NODE_IP], cluster_cidr="10.244.0.0/16")
@@ -270,7 +270,7 @@ def test_userspace_mode_renders_its_two_forms_and_refuses_others():
 
 
 def test_state_match_evaluates_like_conntrack():
-    from netlab.netfilter import Rule, evaluate
+    from netlab.model.netfilter import Rule, evaluate
 
     rule = Rule("filter", "INPUT", (userspace.State(("NEW",)),), "DROP")
     assert evaluate((rule,), "filter", "INPUT", Packet(POD, NODE_IP, 1, 2, "tcp"))[0].verdict == "DROP"

@@ -21,15 +21,15 @@ import netlab as nl
 
 pytestmark = pytest.mark.kernel
 
-from netlab import linux  # noqa: E402 - after the marker, so the skip reason is the first thing read
+from netlab.linux import netns as linux  # noqa: E402 - after the marker, so the skip reason is the first thing read
 
 _missing = linux.missing_requirements("nftables")
 if _missing:
     pytest.skip("the kernel check needs " + "; ".join(_missing) + " (the model tests still run)",
                 allow_module_level=True)
 
-from netlab import linux_check as lc  # noqa: E402
-from netlab.linux import Flow  # noqa: E402
+from netlab.linux import agreement as lc  # noqa: E402
+from netlab.linux.netns import Flow  # noqa: E402
 
 MODES = ["iptables", "nftables"]
 

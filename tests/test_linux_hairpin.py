@@ -1,4 +1,4 @@
-"""A pod reaching itself through its own Service on kubenet: netlab.images against the running kernel.
+"""A pod reaching itself through its own Service on kubenet: netlab.model.images against the running kernel.
 
 AKS's kubenet bridge is promiscuous with hairpin off on every port (Azure/AKS issue 5669,
 Azure/AgentBaker pull request 8426). The kernel tests realise a one-node kubenet cluster (pod
@@ -20,7 +20,9 @@ import re
 
 import pytest
 
-from netlab import cni, images, linux
+from netlab.cni import dataplane as cni
+from netlab.model import images
+from netlab.linux import netns as linux
 
 _missing = linux.missing_requirements("nftables")
 _image = images.matching_image()
@@ -129,14 +131,15 @@ def test_the_kernel_check_agrees_on_the_self_hairpin_flows(mode):
     """The check's self-hairpin scenario on kubenet with AKS's bridge (hairpin off) and with hairpin on: a pod to
     its own Service and to its own node's NodePort time out with hairpin off on a kernel that behaves as 6.8,
     and every flow agrees with the model for the image that matches the running kernel."""
-    from netlab import images, linux, linux_check as lc
+    from netlab.model import images
+    from netlab.linux import netns as linux, agreement as lc
 
     missing = linux.missing_requirements(mode)
     if missing:
         pytest.skip("; ".join(missing))
     matching = images.matching_image()
     if matching is None:
-        pytest.skip("this kernel's behaviour for a bridge hairpin is not known to netlab.images")
+        pytest.skip("this kernel's behaviour for a bridge hairpin is not known to netlab.model.images")
     for case in (k for k in lc.scenarios("kubenet", mode) if k.name.startswith("self-hairpin")):
         checks = lc.check_case(case)
         assert [c.agreed for c in checks] == [True, True, True], [str(c) for c in checks]

@@ -11,8 +11,8 @@ import ipaddress
 import pytest
 
 import netlab as nl
-from netlab import linux, linux_check as lc, linux_probe
-from netlab.linux import Flow, Observation
+from netlab.linux import netns as linux, agreement as lc, probe as linux_probe
+from netlab.linux.netns import Flow, Observation
 
 PREFIX = "nl00abcd"
 

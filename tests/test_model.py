@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 import netlab as nl
-from netlab.model import Plugin, ProxyMode
+from netlab.model.types import Plugin, ProxyMode
 
 
 def test_container_ports_take_numbers_or_container_ports():

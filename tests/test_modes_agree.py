@@ -97,7 +97,7 @@ def test_userspace_redirect_goes_to_the_incoming_interfaces_address_as_the_kerne
     assert str(redirect.after[0]) == "10.244.0.1"  # cbr0's address: the pod's packet came in on cbr0
     # The kernel's rule for REDIRECT, on the evaluator: OUTPUT goes to 127.0.0.1, an arriving packet to the first
     # address of its interface, and one whose interface has no address is dropped.
-    from netlab.netfilter import Context, Packet, Rule, evaluate
+    from netlab.model.netfilter import Context, Packet, Rule, evaluate
 
     ctx = Context(interface_addresses=(("cbr0", "10.244.0.1"), ("eth0", "10.224.0.4")))
     for chain, iface, want in (("OUTPUT", None, "127.0.0.1"), ("PREROUTING", "cbr0", "10.244.0.1"),

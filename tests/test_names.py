@@ -1,4 +1,4 @@
-"""netlab.names: the one grammar of sources and destinations, read into a typed Peer."""
+"""netlab.trace.names: the one grammar of sources and destinations, read into a typed Peer."""
 
 import ipaddress
 
@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import netlab as nl
-from netlab import linux_check as lc
-from netlab import names
-from netlab.linux import Flow, Observation
-from netlab.names import Frontend, Kind
+from netlab.linux import agreement as lc
+from netlab.trace import names
+from netlab.linux.netns import Flow, Observation
+from netlab.trace.names import Frontend, Kind
 
 ip = ipaddress.IPv4Address
 

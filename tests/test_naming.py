@@ -2,7 +2,7 @@
 
 import re
 
-from netlab import naming
+from netlab.model import naming
 
 
 def test_node_names_use_base36_instance_ids():

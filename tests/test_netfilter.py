@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netlab.errors import AddressError, ConfigError, NetlabError
-from netlab.netfilter import (
+from netlab.model.netfilter import (
     AddrType,
     Comment,
     Conntrack,

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 
 import netlab as nl  # noqa: E402
-from netlab.plot import draw_cluster  # noqa: E402
+from netlab.views.plot import draw_cluster  # noqa: E402
 from helpers import PLUGINS, with_plugin  # noqa: E402
 
 
@@ -70,7 +70,7 @@ def test_draws_into_a_given_axes(kubenet2):
 
 # ------------------------------------------------------------------ draw_proxy_cost
 from netlab.kubeproxy.cost import proxy_cost  # noqa: E402
-from netlab.plot import draw_proxy_cost  # noqa: E402
+from netlab.views.plot import draw_proxy_cost  # noqa: E402
 
 SIZES = (10, 40, 80)
 MODES = ("iptables", "nftables", "ipvs")

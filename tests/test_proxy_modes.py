@@ -7,7 +7,7 @@ import netlab as nl
 from netlab import kubeproxy as kp
 from netlab.errors import ConfigError
 from netlab.kubeproxy import modes
-from netlab.model import ProxyMode
+from netlab.model.types import ProxyMode
 
 CFG = kp.ProxyConfig(node_name="node-a", node_ips=["10.224.0.4"], cluster_cidr="10.244.0.0/16")
 SVC = {"metadata": {"name": "web", "namespace": "default"},

@@ -1,4 +1,4 @@
-"""Why a packet is refused or dropped is data (netlab.netfilter.Refusal), never the wording of a rule.
+"""Why a packet is refused or dropped is data (netlab.model.netfilter.Refusal), never the wording of a rule.
 
 kube-proxy's rule builders mark the rules that refuse or drop for one of its reasons; the engines carry the
 mark on the deciding line; the trace picks its explanation by it. Each case is traced through a Cluster in
@@ -19,7 +19,7 @@ from netlab.kubeproxy.engine import Chained, IptablesEngine, walk_node
 from netlab.kubeproxy.nft import NftEngine, NftRuleset
 from netlab.kubeproxy.nft import Rule as NftRule
 from netlab.kubeproxy.nft import Verdict as NftVerdict
-from netlab.netfilter import Comment, Context, Packet, Refusal, Rule, evaluate, format_restore, format_save
+from netlab.model.netfilter import Comment, Context, Packet, Refusal, Rule, evaluate, format_restore, format_save
 
 NO_ENDPOINTS = ("the Service has no endpoints (no ready pod matches its selector), so kube-proxy REJECTs: the "
                 "client gets 'connection refused' at once instead of waiting for a timeout")

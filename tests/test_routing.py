@@ -3,8 +3,8 @@
 from ipaddress import IPv4Address as A
 from ipaddress import IPv4Network as N
 
-from netlab.model import AzureRoute, Route
-from netlab.routing import format_kubectl, format_route, format_table, lookup, sort_routes
+from netlab.model.types import AzureRoute, Route
+from netlab.model.routing import format_kubectl, format_route, format_table, lookup, sort_routes
 
 
 def test_longest_prefix_wins():
@@ -51,7 +51,7 @@ def test_kubectl_columns_are_padded_by_three_with_minimum_six():
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from netlab import routing  # noqa: E402
+from netlab.model import routing  # noqa: E402
 
 _nets = st.builds(lambda a, n: N((a, n), strict=False), st.integers(0, 2**32 - 1),
                   st.sampled_from([0, 8, 12, 16, 23, 24, 25, 32]))

@@ -3,10 +3,10 @@
 import pytest
 
 import netlab as nl
-from netlab import naming
-from netlab.formats import human_duration
-from netlab.routing import format_tabwriter
-from netlab.runtime import PAUSE_IMAGE
+from netlab.model import naming
+from netlab.text.formats import human_duration
+from netlab.model.routing import format_tabwriter
+from netlab.cni.runtime import PAUSE_IMAGE
 from helpers import PLUGINS, with_plugin
 
 CRICTL_PODS_NODE0 = """\

@@ -8,7 +8,7 @@ import pytest
 from test_services import shop  # noqa: F401 - the Service tests' fixture, compared below
 
 import netlab as nl
-from netlab import linux_check as lc
+from netlab.linux import agreement as lc
 from netlab import scenarios
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

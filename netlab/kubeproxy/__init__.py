@@ -14,7 +14,7 @@ kube-proxy settings, and get back
 Modules: :mod:`.api` reads and checks the objects, :mod:`.naming` owns the chain-name
 hashing, :mod:`.iptables` writes iptables mode's rules, :mod:`.nftables` nftables mode's
 table (on :mod:`.nft`, nftables as data), :mod:`.flow` traces packets;
-:mod:`netlab.netfilter` holds the generic rule types and the evaluator.
+:mod:`netlab.model.netfilter` holds the generic rule types and the evaluator.
 
 Taught in ``notebooks/07-services.ipynb``.
 
@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..netfilter import (
+from ..model.netfilter import (
     AddrType,
     Comment,
     Conntrack,
@@ -115,7 +115,7 @@ def rules(
         cfg: the node's kube-proxy settings.
 
     Returns:
-        A tuple of :class:`~netlab.netfilter.Rule`.
+        A tuple of :class:`~netlab.model.netfilter.Rule`.
 
     Example:
         >>> from netlab import kubeproxy as kp

@@ -31,6 +31,11 @@ Example:
     ...     "spec": {"clusterIP": "10.0.0.12", "ports": [{"port": 80, "targetPort": 8080}]}})
     >>> svc.ports[0].protocol, svc.ports[0].target_port
     ('TCP', 8080)
+
+Size: one module, because it is kube-proxy's reading of the API in one place: every field check of
+Services, EndpointSlices and kube-proxy's flags, with the messages the API server and kube-proxy
+print. The checks refer to one another (ports, protocols, IP families, traffic policies), so
+splitting them by object would scatter each rule.
 """
 
 from __future__ import annotations

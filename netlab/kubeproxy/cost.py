@@ -70,8 +70,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import ConfigError
-from ..formats import ToolText
-from ..netfilter import Context, Packet
+from ..text.formats import ToolText
+from ..model.netfilter import Context, Packet
 from .api import ProxyConfig, parse_endpoint_slice, parse_service
 from .modes import check_mode
 

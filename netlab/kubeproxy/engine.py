@@ -21,7 +21,7 @@ engine and the node's other iptables rules, such as ip-masq-agent's), and
 :func:`walk_node` drives an engine through the hooks in kernel order for one node.
 
 Example:
-    >>> from netlab.netfilter import Packet, Rule, Context
+    >>> from netlab.model.netfilter import Packet, Rule, Context
     >>> eng = IptablesEngine((Rule("nat", "PREROUTING", (), "DNAT", ("--to-destination", "10.244.1.5:80")),))
     >>> [s.packet.dst for s in eng.run("PREROUTING", Packet("10.244.0.9", "10.0.0.12", 40000, 80, "tcp"), Context())]
     [IPv4Address('10.244.1.5')]
@@ -35,7 +35,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import ConfigError
-from ..netfilter import Context, Packet, Refusal, Rule, Ruleset, Verdict, evaluate, format_restore, format_save
+from ..model.netfilter import (
+    Context,
+    Packet,
+    Refusal,
+    Rule,
+    Ruleset,
+    Verdict,
+    evaluate,
+    format_restore,
+    format_save,
+)
 
 #: The hooks, and the iptables tables each one runs, in the kernel's priority order.
 HOOK_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -61,7 +71,7 @@ class Line:
     ``where`` the table and chain (``nat KUBE-SERVICES``), ``text`` the line as that
     tool prints it, ``restore`` the same rule in ``iptables-restore`` form (iptables only).
     ``refusal`` says why, when this line refused or dropped the packet for one of
-    kube-proxy's reasons (:class:`~netlab.netfilter.Refusal`); it is not part of the text.
+    kube-proxy's reasons (:class:`~netlab.model.netfilter.Refusal`); it is not part of the text.
     """
 
     tool: str

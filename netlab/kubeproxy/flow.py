@@ -1,7 +1,7 @@
 """Follow one packet through the rules kube-proxy wrote on one node.
 
 :func:`trace_flow` renders the rules (the same data the printed tables come from) and
-walks them with :func:`netlab.netfilter.evaluate`, hook by hook, the way the kernel
+walks them with :func:`netlab.model.netfilter.evaluate`, hook by hook, the way the kernel
 does for the first packet of a connection:
 
 * a packet from the node itself (a node IP, ``127.0.0.0/8`` or an extra local
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, did_you_mean
-from ..netfilter import Address, Context, Packet, ip, net
+from ..model.netfilter import Address, Context, Packet, ip, net
 from .api import EndpointSlice, ProxyConfig, Service
 from .engine import walk_node
 from .modes import check_mode, engine_for

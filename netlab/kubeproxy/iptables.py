@@ -59,6 +59,9 @@ Example:
     ...        "spec": {"clusterIP": "10.0.0.12", "ports": [{"port": 80}]}}
     >>> print(render_restore(build([svc], [], cfg), with_jumps=False).splitlines()[8])
     -A KUBE-SERVICES -m comment --comment "shop/web has no endpoints" -m tcp -p tcp -d 10.0.0.12 --dport 80 -j REJECT
+
+Size: one mode, one module, in the order of upstream's proxier (syncProxyRules), so a reader can
+follow both side by side; the two printed forms sit with the rules they print.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..netfilter import (
+from ..model.netfilter import (
     trusted_rule,
     BUILTIN_CHAINS,
     AddrType,
@@ -616,7 +619,7 @@ def save_text(rules: tuple[Rule, ...], declared: dict[str, set[str]] | None = No
     Every proxy mode that keeps iptables rules prints through this one function.
 
     Example:
-        >>> from netlab.netfilter import Rule
+        >>> from netlab.model.netfilter import Rule
         >>> print(save_text((Rule("nat", "POSTROUTING", (), "MASQUERADE"),)).splitlines()[-3])
         -A POSTROUTING -j MASQUERADE
     """

@@ -24,8 +24,8 @@ on one node, and returns an :class:`IpvsSync`:
 * the **ipsets** (names, types and comments of ``ipsetInfo``) and their entries;
 * the **iptables rules** in the order ``writeIptablesRules`` writes them (nat first,
   then filter), plus the jump rules from the built-in chains and kubelet's
-  ``KUBE-FIREWALL`` rule, as :class:`netlab.netfilter.Rule` data with
-  :class:`~netlab.netfilter.SetMatch` and friends;
+  ``KUBE-FIREWALL`` rule, as :class:`netlab.model.netfilter.Rule` data with
+  :class:`~netlab.model.netfilter.SetMatch` and friends;
 * the **sysctls** kube-proxy sets at start (:func:`sysctls`), as data; netlab does not
   apply them.
 
@@ -126,6 +126,10 @@ Example:
       -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
     TCP  10.0.0.12:80 rr
       -> 10.244.1.9:8080              Masq    1      0          0
+
+Size: one mode, one module, in the order of upstream's IPVS proxier: the virtual servers, the ipsets
+and the iptables rules it keeps, their three printed forms (ipvsadm, ipset, iptables) and the engine
+that walks them belong to one sync.
 """
 
 from __future__ import annotations
@@ -138,7 +142,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, NotFoundError, did_you_mean
-from ..netfilter import (
+from ..model.netfilter import (
     BUILTIN_CHAINS,
     AddrType,
     Comment,

@@ -29,8 +29,8 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import ConfigError, NotFoundError, did_you_mean
-from ..model import ProxyMode
-from ..netfilter import Address, IPSet, Rule
+from ..model.types import ProxyMode
+from ..model.netfilter import Address, IPSet, Rule
 from .api import EndpointSlice, ProxyConfig, Service
 from .engine import HOOK_TABLES, Engine
 

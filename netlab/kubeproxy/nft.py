@@ -38,6 +38,10 @@ Example:
             ip saddr != 10.0.0.0/8 drop
         }
     }
+
+Size: nftables' grammar as one piece: each statement type is data, text (for nft -f and for nft
+list) and a match or an action in the packet walk; splitting by concern would separate each
+statement from how it prints and how it matches.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from types import MappingProxyType
 from typing import Union
 
 from ..errors import ConfigError
-from ..netfilter import Context, Packet, Refusal
+from ..model.netfilter import Context, Packet, Refusal
 from .engine import HOOK_TABLES, Line, Step, check_hook
 
 Address = ipaddress.IPv4Address
@@ -502,7 +506,7 @@ class Rule:
     """``add rule ... CHAIN STATEMENTS [comment "..."]``.
 
     ``refusal`` says why the rule refuses or drops a packet, when kube-proxy wrote it for
-    one of the reasons of :class:`~netlab.netfilter.Refusal`; it is not part of the
+    one of the reasons of :class:`~netlab.model.netfilter.Refusal`; it is not part of the
     rule's text, equality or repr.
     """
 

@@ -89,6 +89,9 @@ Example:
     >>> text = render_transaction(build([svc], [], cfg))
     >>> print(text.splitlines()[-1])
     add element ip kube-proxy no-endpoint-services { 10.0.0.12 . tcp . 80 comment "shop/web" : goto reject-chain }
+
+Size: one mode, one module, in the order of upstream's nftables proxier, so a reader can follow both
+side by side; the two printed forms sit with the table they print.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, did_you_mean
-from ..netfilter import Refusal
+from ..model.netfilter import Refusal
 from .api import EndpointInfo, EndpointSlice, ProxyConfig, Service, ServicePortInfo, service_ports
 from .modes import BuiltMode
 from .nft import (

@@ -82,7 +82,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CapacityError, ConfigError
-from ..netfilter import (
+from ..model.netfilter import (
     Address,
     AddrType,
     Comment,

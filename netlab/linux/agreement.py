@@ -40,15 +40,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import names
-from . import scenarios as sc
-from .errors import NetlabError
-from .linux import Flow, Observation, lb_node_of, pods_by_key, realise
-from .model import Container, ContainerPort, Verdict
-from .scenarios import with_variant
+from ..trace import names
+from .. import scenarios as sc
+from ..errors import NetlabError
+from .netns import Flow, Observation, lb_node_of, pods_by_key, realise
+from ..model.types import Container, ContainerPort, Verdict
+from ..scenarios import with_variant
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster.core import Cluster
 
 ANSWERED, REFUSED, SILENT = "answered", "refused", "no answer"
 VARIANTS = ("kubenet", "azure-cni", "azure-cni-bridge", "azure-cni-overlay", "none")
@@ -237,7 +237,7 @@ KNOWN_DIFFERENCES = {
     "bridged-dnat-hairpin": KnownDifference(
         "bridged-dnat-hairpin", "Azure CNI bridge mode: DNAT of a packet that came from the VNet to a pod on "
         "another node is bridged back out of eth0 and dropped",
-        "netlab/trace.py, _Walk.through_node (routes the DNATed packet out of azure0 to the VNet); the model has "
+        "netlab/trace/walk.py, _Walk.through_node (routes the DNATed packet out of azure0 to the VNet); the model has "
         "no br_netfilter 'bridged DNAT' step",
         "br_netfilter runs nat PREROUTING on the frame as it enters azure0 from eth0; after the DNAT the route "
         "to the new destination leads out of azure0 itself, so br_nf_pre_routing_finish bridges the frame "
@@ -361,7 +361,7 @@ def _self_hairpin_cases(variant: str) -> list[Case]:
     """A pod reaching itself through its own Service (one endpoint: itself), by ClusterIP and by its node's
     NodePort, with the node image whose kernel behaves as the running one; on kubenet once with AKS's bridge
     (hairpin off) and once with hairpin on."""
-    from . import images
+    from ..model import images
 
     matching = images.matching_image()
     c = sc.self_hairpin(matching.name if matching else None, variant)
@@ -394,7 +394,7 @@ _APPS = {
 
 def random_case(rng: random.Random, index: int, flows: int, mode: str = "iptables") -> Case:
     """A random small cluster (2-3 nodes, 1-3 pods each, a few Services) and random flows."""
-    from .cluster import Cluster
+    from ..cluster.core import Cluster
 
     variant = rng.choice(VARIANTS)
     nodes = rng.randint(2, 3)
@@ -556,8 +556,8 @@ class Report:
 def run_all(modes: Sequence[str] = ("iptables", "nftables"), random_flows: int = 200, seed: int = 0,
             variants: Sequence[str] = VARIANTS, timeout: float = 1.0) -> Report:
     """Realise every scenario and ``random_flows`` random flows per mode; compare them all."""
-    from .kubeproxy import api as kapi
-    from .linux import kernel_support
+    from ..kubeproxy import api as kapi
+    from .netns import kernel_support
 
     t0 = time.perf_counter()
     report = Report()

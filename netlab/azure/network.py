@@ -28,8 +28,8 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .model import AzureRoute, ClusterConfig, IPv4Address, Node
-from .routing import format_table
+from ..model.types import AzureRoute, ClusterConfig, IPv4Address, Node
+from ..model.routing import format_table
 
 #: Private ranges (RFC 1918 and RFC 6598's shared space): Azure's system routes send them nowhere
 #: ("None") unless the VNet, a peering or a gateway covers them, and the internet routes none of them.

@@ -50,7 +50,7 @@ import re
 import types
 from dataclasses import dataclass
 
-from .errors import ConfigError, did_you_mean
+from ..errors import ConfigError, did_you_mean
 
 
 class KernelPath(str, enum.Enum):

@@ -26,11 +26,11 @@ import html
 from collections.abc import Callable
 from typing import Any
 
-from .cluster import Cluster
-from .errors import NetlabError
-from .model import Container, ContainerPort, Plugin, ProxyMode
-from . import names
-from .azurenet import hosts
+from ..cluster.core import Cluster
+from ..errors import NetlabError
+from ..model.types import Container, ContainerPort, Plugin, ProxyMode
+from ..trace import names
+from ..azure.network import hosts
 
 _OK, _BAD = "#1b7837", "#b2182b"
 

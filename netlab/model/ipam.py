@@ -21,7 +21,7 @@ import ipaddress
 import math
 
 from . import images
-from .errors import (
+from ..errors import (
     AddressError,
     ConfigError,
     NodeFullError,
@@ -29,7 +29,7 @@ from .errors import (
     RouteLimitError,
     SubnetExhaustedError,
 )
-from .model import ClusterConfig, CniMode, IPv4Address, IPv4Network, Plugin
+from .types import ClusterConfig, CniMode, IPv4Address, IPv4Network, Plugin
 
 AZURE_RESERVED = 5  # first four and the last address of every Azure subnet
 AZURE_FIRST_HOST = 4
@@ -178,8 +178,8 @@ def make_config(
 ) -> ClusterConfig:
     """Validate the settings and fill in AKS defaults for the plugin.
 
-    ``node_image`` defaults to :data:`netlab.images.DEFAULT_IMAGE`; ``hairpin_mode`` is the
-    kubenet bridge's CNI setting (see :mod:`netlab.images`).
+    ``node_image`` defaults to :data:`netlab.model.images.DEFAULT_IMAGE`; ``hairpin_mode`` is the
+    kubenet bridge's CNI setting (see :mod:`netlab.model.images`).
 
     A range left out gets AKS's default; if ``nodes`` do not fit the default, netlab
     widens it to the smallest block that fits and records a note (AKS would refuse to

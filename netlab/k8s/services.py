@@ -29,12 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ServiceError
-from .kubeproxy import api
-from .model import IPv4Address, Pod
+from ..errors import ServiceError
+from ..kubeproxy import api
+from ..model.types import IPv4Address, Pod
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster.core import Cluster
 
 NODE_PORT_RANGE = api.DEFAULT_NODE_PORT_RANGE
 API_SERVER = ipaddress.IPv4Address("203.0.113.100")  # RFC 5737: the control plane's public address
@@ -363,7 +363,7 @@ def new_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
                 load_balancer_source_ranges: Sequence[str] | None, external_ips: Sequence[str] | None) -> ServiceEntry:
     """The Service :meth:`netlab.Cluster.add_service` adds to ``cluster``, checked and with its
     addresses and ports allocated (the cluster itself is not changed)."""
-    from .errors import DuplicateError
+    from ..errors import DuplicateError
 
     where = f"Service {namespace}/{name}"
     if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS1123_LABEL.match(namespace):
@@ -474,7 +474,7 @@ def _ports_text(s: api.Service) -> str:
 
 def format_get_svc(cluster: "Cluster", namespace: str | None, all_namespaces: bool) -> str:
     """``kubectl get svc -o wide``."""
-    from .routing import format_kubectl
+    from ..model.routing import format_kubectl
 
     entries = [e for e in cluster.service_records() if all_namespaces or e.spec.namespace == namespace]
     if not entries:
@@ -501,7 +501,7 @@ def _age(cluster: "Cluster", e: ServiceEntry) -> str:
 
 def format_get_endpointslices(cluster: "Cluster", namespace: str | None, all_namespaces: bool) -> str:
     """``kubectl get endpointslices``: NAME ADDRESSTYPE PORTS ENDPOINTS AGE."""
-    from .routing import format_kubectl
+    from ..model.routing import format_kubectl
 
     rows = []
     for item in cluster.api_objects()["items"]:

@@ -32,6 +32,10 @@ Example:
     10.244.1.0/24    False             aks-nodepool1-87544974-vmss000001  10.224.0.5          VirtualAppliance  Succeeded            MC_netlab-rg_netlab_westeurope
 
 Taught in ``notebooks/02-multiple-pods.ipynb`` to ``notebooks/06-comparison.ipynb``.
+
+Size: the walk is one state machine: each method is a place a packet can be (a pod, a bridge, a
+node's hooks, Azure, a load balancer, a host) and hands the packet to the next; the values it
+produces are in :mod:`.hops`, the hook reports and explanations in :mod:`.reports`.
 """
 
 from __future__ import annotations
@@ -45,16 +49,18 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import cni, names, naming
-from .errors import ConfigError, NotFoundError
-from .model import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
-from .netfilter import Refusal
-from .azurenet import HOST_NAMES, Host, host_for_ip, overlay_node, peered_routes, system_routes
-from .routing import lookup
-from .views import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
+from ..cni import dataplane as cni
+from . import names
+from ..model import naming
+from ..errors import ConfigError, NotFoundError
+from ..model.types import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
+from ..model.netfilter import Refusal
+from ..azure.network import HOST_NAMES, Host, host_for_ip, overlay_node, peered_routes, system_routes
+from ..model.routing import lookup
+from ..text.tools import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster.core import Cluster
 
 OUTBOUND_PUBLIC_IP = ipaddress.IPv4Address("203.0.113.10")  # RFC 5737 documentation range
 OUTBOUND_RULE_NAME = "aksOutboundRule"
@@ -346,7 +352,7 @@ def _label(ep: Any) -> str:
 
 
 def _resolve(cluster: "Cluster", text: Any, role: str) -> Any:
-    """The pod, node, host, Service or address a text names (:mod:`netlab.names`), as the walk takes it."""
+    """The pod, node, host, Service or address a text names (:mod:`netlab.trace.names`), as the walk takes it."""
     return _walk_target(names.resolve(cluster, text, role))
 
 
@@ -529,8 +535,8 @@ class _Walk:
     def hairpin(self, node: Node, bridge: str, pkt: Header, pod: Pod, port: str) -> str:
         """A frame going back out of the bridge port it came in on (a pod reaching itself through a Service):
         whether it goes depends on the port's hairpin flag, the bridge's promiscuity and the node's kernel
-        (:func:`netlab.images.self_hairpin`). Returns the reason; raises ``_Drop`` where it times out."""
-        from . import images
+        (:func:`netlab.model.images.self_hairpin`). Returns the reason; raises ``_Drop`` where it times out."""
+        from ..model import images
 
         dp = self.c.node_dataplane(node.index)
         hairpin = cni.port_hairpin(self.cfg, bridge)
@@ -561,8 +567,8 @@ class _Walk:
         the bridge port behind it; ``bridged_out`` names the uplink a bridged frame leaves through
         (Azure CNI bridge mode).
         """
-        from .kubeproxy.engine import walk_node
-        from .netfilter import Packet as NfPacket
+        from ..kubeproxy.engine import walk_node
+        from ..model.netfilter import Packet as NfPacket
 
         if self.reply_of is not None:
             return self.reply_through_node(node, pkt, came_in, port)
@@ -622,7 +628,7 @@ class _Walk:
     def turns_back(self, node: Node, chosen: Any, came_in: str | None, port: str | None) -> bool:
         """Whether a frame from a pod's bridge port, DNATed to that same pod, fails its hairpin turn: then the
         kernel drops it on the bridge, before FORWARD and POSTROUTING (and conntrack never confirms it)."""
-        from . import images
+        from ..model import images
 
         if self.reply_of is not None or port is None or came_in is None or came_in == port:
             return False
@@ -780,7 +786,7 @@ class _Walk:
                  + ((decided,) if step.verdict == "PROXY" else ()))
 
     def proxy_socket_line(self, node: Node, pkt: Header) -> Line:
-        from .views import ss_line
+        from ..text.tools import ss_line
 
         return Line(ss_line(self.c, node.index, self.protocol, pkt.dport), SS_LISTEN, node.name)
 
@@ -900,7 +906,7 @@ class _Walk:
 
     def azure_lb(self, host: Host, pkt: Header) -> Header:
         """A client outside the cluster reaches a LoadBalancer Service's public address."""
-        from . import azurelb
+        from ..azure import lb as azurelb
 
         self.hop(self.host_place(host), pkt, Line(str(self.c.host_routes(host)[0]), "ip route", host.name),
                  f"{pkt.dst} is a public address of the cluster's Azure load balancer", out="eth0")
@@ -1421,7 +1427,7 @@ def _options(passes: Any) -> list[tuple[str, float]]:
 
 def _refusal(ps: Any) -> str:
     """Why a pass was refused or dropped, in words, chosen by the reason kube-proxy's deciding line carries
-    (:class:`netlab.netfilter.Refusal`), never by the line's wording."""
+    (:class:`netlab.model.netfilter.Refusal`), never by the line's wording."""
     line = _key_line(ps.lines)
     text = line.text if line is not None else ""
     reason = line.refusal if line is not None else None

@@ -43,10 +43,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import naming
-from .formats import human_duration
-from .model import IPv4Address, Pod
-from .routing import format_tabwriter
+from ..model import naming
+from ..text.formats import human_duration
+from ..model.types import IPv4Address, Pod
+from ..model.routing import format_tabwriter
 
 #: The pause image AKS's containerd starts for every pod sandbox (AgentBaker's ``sandbox_image``).
 PAUSE_IMAGE = "mcr.microsoft.com/oss/kubernetes/pause:3.6"

@@ -6,7 +6,7 @@ typed, frozen value (a pod, a Service and the frontend it is reached by, a node,
 around the cluster, a bare address, or the source's own loopback), with the port the text
 names. Everything that reads such a text uses these two functions, so the model's trace,
 the explorer and the check against the kernel (``netlab.linux``) always mean the same
-flow. (:mod:`netlab.naming` is the other direction: it *makes* the names a cluster has.)
+flow. (:mod:`netlab.model.naming` is the other direction: it *makes* the names a cluster has.)
 
 The grammar, for a destination:
 
@@ -31,7 +31,7 @@ in (the VNet, the peered VNet, on premises or the internet). A source names no p
 
 Example:
     >>> import netlab as nl
-    >>> from netlab import names
+    >>> from netlab.trace import names as names
     >>> c = (nl.Cluster.aks("kubenet", nodes=2).add_pod("web", labels={"app": "web"})
     ...      .add_service("web", selector={"app": "web"}, ports=[80], type="NodePort"))
     >>> names.destination(c, "web").kind, names.destination(c, "pod:web").kind
@@ -53,13 +53,13 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .azurenet import Host, host_for_ip, hosts  # noqa: F401 - the hosts a name can be
-from .errors import ConfigError, NotFoundError, did_you_mean
-from .model import IPv4Address, Node, Pod
+from ..azure.network import Host, host_for_ip, hosts  # noqa: F401 - the hosts a name can be
+from ..errors import ConfigError, NotFoundError, did_you_mean
+from ..model.types import IPv4Address, Node, Pod
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
-    from .services import ServiceEntry
+    from ..cluster.core import Cluster
+    from ..k8s.services import ServiceEntry
 
 LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 _BROADCAST = ipaddress.IPv4Address("255.255.255.255")

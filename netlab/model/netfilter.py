@@ -35,6 +35,10 @@ Example:
     '-A KUBE-SEP-X -m comment --comment ns/web -s 10.244.1.5 -j KUBE-MARK-MASQ'
     >>> format_save(rule)
     '-A KUBE-SEP-X -s 10.244.1.5/32 -m comment --comment "ns/web" -j KUBE-MARK-MASQ'
+
+Size: every match and target is data, text (iptables-save and restore) and semantics (the
+evaluator); one module keeps each match's three faces together, and every rule-writing layer above
+uses all three.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Union
 
-from .errors import AddressError, ConfigError, NetlabError, did_you_mean
+from ..errors import AddressError, ConfigError, NetlabError, did_you_mean
 
 Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -1093,7 +1097,7 @@ def _matches(match: Match, packet: Packet, ctx: Context, recent: frozenset) -> b
         return _iface_matches(match.name, packet.out_interface, "out") != match.negate
     raise NetlabError(
         f"netlab's evaluator does not model the match {type(match).__name__}; "
-        "build rules from the Match classes in netlab.netfilter"
+        "build rules from the Match classes in netlab.model.netfilter"
     )
 
 

@@ -16,7 +16,7 @@
   (``kubectl get nodes -o custom-columns=...``), which the Azure CNI Overlay routing
   domain follows.
 
-Pure functions of model values; :mod:`netlab.commands` puts them behind real commands.
+Pure functions of model values; :mod:`netlab.cluster.commands` puts them behind real commands.
 
 Example:
     >>> from netlab.model import Interface, IPv4Interface
@@ -32,8 +32,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 
-from .model import Interface, IPv4Address, Route
-from .routing import format_table
+from ..model.types import Interface, IPv4Address, Route
+from ..model.routing import format_table
 
 AZURE_GATEWAY_MAC = "12:34:56:78:9a:bc"  # the MAC Azure's virtual network answers every ARP request with
 CONNTRACK_VERSION = "1.4.8"
@@ -156,7 +156,7 @@ def outbound_rules(resource_group: str, rule: str, pool: str) -> str:
 
 def node_pod_cidrs(rows: Sequence[tuple[str, str, str]]) -> str:
     """``kubectl get nodes -o custom-columns=NAME:.metadata.name,POD-CIDR:.spec.podCIDR,INTERNAL-IP:...``."""
-    from .routing import format_kubectl
+    from ..model.routing import format_kubectl
 
     return format_kubectl(("NAME", "POD-CIDR", "INTERNAL-IP"), rows)
 

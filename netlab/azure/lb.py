@@ -29,11 +29,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import naming
-from .routing import format_table
+from ..model import naming
+from ..model.routing import format_table
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster.core import Cluster
 
 LB_NAME = "kubernetes"
 BACKEND_POOL = "kubernetes"
@@ -115,7 +115,7 @@ def healthy_nodes(cluster: "Cluster", rule: LbRule) -> list[tuple[Any, bool, str
     probe = rule.probe
     out = []
     endpoints_by_node: dict[str, int] = {}
-    from .services import endpoint_slices
+    from ..k8s.services import endpoint_slices
 
     for sl in endpoint_slices(cluster, entry):
         for ep in sl["endpoints"]:

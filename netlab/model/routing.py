@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from .model import AzureRoute, IPv4Address, Route
+from .types import AzureRoute, IPv4Address, Route
 
 R = TypeVar("R", Route, AzureRoute)
 

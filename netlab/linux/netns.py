@@ -54,7 +54,7 @@ What is created (``<p>`` is a per-run prefix, ``nl`` and 6 hex digits, e.g. ``nl
   (the internet host also holds the API server's address, the endpoint of Service
   ``kubernetes``), behind the VNet namespace as the model places them.
 
-Probes (:mod:`netlab.linux_probe`): one server process, started inside the VNet
+Probes (:mod:`netlab.linux.probe`): one server process, started inside the VNet
 namespace, binds sockets inside every pod, node and host namespace (``setns``) and
 answers with who it is, the address it answered on and the source it saw; clients run
 per source namespace, all flows at once, each with a short timeout.
@@ -85,6 +85,10 @@ Pure parts (names, the command plan) run anywhere:
     [('ip', '-batch', '-')]
 
 Documented in ``docs/kernel-check.md``.
+
+Size: the plan (pure: the commands that realise a cluster), its runner (batches, sysctls, cleanup on
+any exit) and the flow runner share the names of namespaces, links and tables; they are one piece of
+plumbing around the kernel.
 """
 
 from __future__ import annotations
@@ -107,18 +111,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import cni, names, scenarios
-from .azurenet import PRIVATE_RANGES
-from .errors import EnvironmentUnavailableError, NetlabError, NotFoundError
-from .model import Interface, Plugin, Pod, Route
+from ..cni import dataplane as cni
+from ..trace import names
+from .. import scenarios
+from ..azure.network import PRIVATE_RANGES
+from ..errors import EnvironmentUnavailableError, NetlabError, NotFoundError
+from ..model.types import Interface, Plugin, Pod, Route
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster.core import Cluster
 
 #: Every namespace a run creates matches this; ``cleanup()`` removes only these.
 NETNS_PATTERN = re.compile(r"^nl[0-9a-f]{6}-(vnet|inet|vm|peer|onprem|chk|n\d+|p\d+-\d+)$")
 PREFIX_PATTERN = re.compile(r"^nl[0-9a-f]{6}$")
-PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "linux_probe.py")
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe.py")
 AZURE_FABRIC_MAC = "12:34:56:78:9a:bc"  # the MAC Azure's virtual switch answers every ARP with
 UDR_TABLE = 100  # the route table attached to the node subnet (kubenet), and Overlay's routing domain
 LB_TABLE_BASE = 200  # table 200+i: the load balancer's backend is node i
@@ -248,7 +254,7 @@ def require(proxy_mode: str = "iptables") -> None:
         raise EnvironmentUnavailableError(
             "userspace mode is not realised: kube-proxy removed it in Kubernetes 1.26")
     if proxy_mode == "nftables":
-        from .kubeproxy import api as kapi
+        from ..kubeproxy import api as kapi
 
         if "nftables" not in kapi.PROXY_MODES:
             raise EnvironmentUnavailableError("nftables mode is not realised: netlab does not render it yet")
@@ -331,13 +337,13 @@ def kernel_support(refresh: bool = False) -> dict[str, tuple[bool, str]]:
 
 def self_hairpin_support(release: str | None = None) -> tuple[bool, str]:
     """Which node image's kernel this kernel behaves like for a pod reaching itself through its own
-    Service on kubenet (:func:`netlab.images.matching_image`); ``ok`` is False when none is known.
+    Service on kubenet (:func:`netlab.model.images.matching_image`); ``ok`` is False when none is known.
 
     The claim is checked by ``tests/test_linux_hairpin.py``, which measures it.
     """
     import platform
 
-    from . import images
+    from ..model import images
 
     release = platform.release() if release is None else release
     img = images.matching_image(release)
@@ -531,7 +537,7 @@ def proxy_rules(cluster: "Cluster", n: int) -> tuple[str, str | None]:
     registry in :mod:`netlab.kubeproxy.modes` names its ``nft_input`` form) the nft text is the
     transaction kube-proxy sends.
     """
-    from .kubeproxy.modes import record
+    from ..kubeproxy.modes import record
 
     save = cluster.nodes[n].iptables_save() + "\n"
     rec = record(cluster.proxy_mode)
@@ -555,8 +561,8 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     ``ebtables``: whether to load AKS's ebtables dedup chain (kubenet); ``None`` means "if the
     command ``ebtables`` is installed". Left out, the plan's ``notes`` say so.
     """
-    from .azurenet import hosts
-    from .trace import OUTBOUND_PUBLIC_IP
+    from ..azure.network import hosts
+    from ..trace.walk import OUTBOUND_PUBLIC_IP
 
     if ebtables is None:
         ebtables = shutil.which("ebtables") is not None
@@ -687,7 +693,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
         if dp.bridge:
             # Each port's hairpin flag as the model has it (cni.port_hairpin): whether the bridge
             # may send a frame back out of the port it came in on, which a pod reaching itself
-            # through a Service needs on kernels from 6.8 (netlab.images).
+            # through a Service needs on kernels from 6.8 (netlab.model.images).
             lines += [f"link set {f.name} type bridge_slave hairpin {'on' if f.hairpin else 'off'}"
                       for f in dp.interfaces if f.master == dp.bridge and f.hairpin is not None]
         lines += _route_lines(dp.routes)
@@ -803,7 +809,7 @@ def _netns_pids(ns: str) -> list[int]:
 def _is_probe(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            return b"linux_probe" in fh.read()
+            return PROBE.encode() in fh.read()
     except OSError:
         return False
 
@@ -1167,8 +1173,8 @@ class LinuxCluster:
         return obs
 
     def check(self, flows: Iterable[Flow], timeout: float = 1.0, seed: int = 0):
-        """Probe the flows and compare each with the model (:func:`netlab.linux_check.compare`)."""
-        from .linux_check import compare
+        """Probe the flows and compare each with the model (:func:`netlab.linux.agreement.compare`)."""
+        from .agreement import compare
 
         flows = list(flows)
         return [compare(self.cluster, o, seed=seed) for o in self.probe(flows, timeout=timeout, seed=seed)]
@@ -1215,7 +1221,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'yes' if ok else 'NO ':4} {name:28} {why}")
             return 0
         if args.cmd == "hairpin":
-            from . import images
+            from ..model import images
 
             img = images.matching_image()
             for mode in ("iptables", "nftables"):
@@ -1227,7 +1233,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"(netlab for {img.name if img else 'no known image'}: "
                           f"{'unknown' if want is None else 'connected' if want else 'times out'})")
             return 0
-        from .linux_check import run_all
+        from .agreement import run_all
 
         report = run_all(modes=tuple(args.modes.split(",")), random_flows=args.random, seed=args.seed)
         print(report.table())

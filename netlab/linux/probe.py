@@ -2,7 +2,7 @@
 
 :mod:`netlab.linux` starts one server in every pod, node and host namespace it
 creates, and runs clients in the namespaces flows start from. Both are this file, run
-by path with ``ip netns exec <netns> python3 -I .../linux_probe.py ...`` so that a probe
+by path with ``ip netns exec <netns> python3 -I .../netlab/linux/probe.py ...`` so that a probe
 never imports netlab (fast start, nothing but the standard library).
 
 * ``serve --tcp 80 --udp 53 --name pod:default/web-0 --seconds 60``: answers every TCP
@@ -310,7 +310,7 @@ def probe_once(to: str, port: int, udp: bool = False, timeout: float = 1.0, spor
 
 # --------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="linux_probe", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="netlab.linux.probe", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="answer TCP connections and UDP datagrams")
     s.add_argument("--name", required=True)

@@ -27,11 +27,11 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import CommandError, ConfigError, NetlabError, NotFoundError, did_you_mean
-from .formats import ToolText
+from ..errors import CommandError, ConfigError, NetlabError, NotFoundError, did_you_mean
+from ..text.formats import ToolText
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from .core import Cluster
 
 
 # Aliases a learner may type for the same view (iproute2 accepts prefixes: "ip a", "ip r").
@@ -52,9 +52,9 @@ _ALIASES = {
 
 def _where_kind(cluster: "Cluster", on: Any) -> tuple[str, Any]:
     """``("node", index)``, ``("pod", Pod)``, ``("host", name)`` or ``("anywhere", None)``: where ``on``
-    names, read as a trace reads its source (:mod:`netlab.names`), plus the on-premises router."""
-    from .names import Kind, source
-    from .azurenet import HOST_NAMES
+    names, read as a trace reads its source (:mod:`netlab.trace.names`), plus the on-premises router."""
+    from ..trace.names import Kind, source
+    from ..azure.network import HOST_NAMES
 
     if on is None:
         return "anywhere", None
@@ -79,7 +79,7 @@ def _where_kind(cluster: "Cluster", on: Any) -> tuple[str, Any]:
 
 
 def _traces(after: Any) -> list:
-    from .trace import Trace
+    from ..trace.walk import Trace
 
     if after is None:
         return []
@@ -97,7 +97,9 @@ def _traces(after: Any) -> list:
 
 # --------------------------------------------------------------------------- the views, by where they run
 def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]]:
-    from . import cni, naming, views
+    from ..cni import dataplane as cni
+    from ..model import naming
+    from ..text import tools as views
 
     node = c.nodes[n]
     dp = c.node_dataplane(n)
@@ -134,7 +136,7 @@ def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]
         return "\n".join(lines)
 
     def conntrack() -> str:
-        from .trace import conntrack_entries
+        from ..trace.walk import conntrack_entries
 
         lines = [line for t in _traces(after) for tt in (t,) for line in conntrack_entries(c, tt).get(n, [])]
         return "\n".join(lines + [views.conntrack_footer(len(lines))])
@@ -210,7 +212,7 @@ def _iptables_s(save: str, table: str) -> str:
 
 
 def _pod_views(c: "Cluster", pod: Any) -> dict[str, Callable[[], str]]:
-    from . import views
+    from ..text import tools as views
 
     pv = c.pods[f"{pod.namespace}/{pod.name}"] if pod.namespace != "default" else c.pods[pod.name]
     pdp = c.pod_dataplane(pod)
@@ -218,7 +220,7 @@ def _pod_views(c: "Cluster", pod: Any) -> dict[str, Callable[[], str]]:
     def neigh() -> str:
         if pdp.gateway is None:
             return ""
-        from . import cni
+        from ..cni import dataplane as cni
 
         node_dp = c.node_dataplane(pod.node)
         if pdp.gateway == cni.LINK_GATEWAY:
@@ -237,10 +239,10 @@ def _pod_views(c: "Cluster", pod: Any) -> dict[str, Callable[[], str]]:
 
 
 def _host_views(c: "Cluster", name: str) -> dict[str, Callable[[], str]]:
-    from . import views
-    from .model import Interface, IPv4Interface
-    from .routing import format_ip_route
-    from .azurenet import hosts, peered_routes, system_routes
+    from ..text import tools as views
+    from ..model.types import Interface, IPv4Interface
+    from ..model.routing import format_ip_route
+    from ..azure.network import hosts, peered_routes, system_routes
 
     table: dict[str, Callable[[], str]] = {"ip route": lambda: format_ip_route(c.host_routes(name))}
     if name != "onprem-router":
@@ -257,7 +259,7 @@ def _host_views(c: "Cluster", name: str) -> dict[str, Callable[[], str]]:
 
 
 def _anywhere_views(c: "Cluster", ns: str | None) -> dict[str, Callable[[], str]]:
-    from .trace import NODE_POD_CIDRS
+    from ..trace.walk import NODE_POD_CIDRS
 
     table = {
         "kubectl get pods -o wide": lambda: c.kubectl_get_pods(namespace=ns or "default"),

@@ -29,8 +29,8 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import naming
-from .model import (
+from ..model import naming
+from ..model.types import (
     ClusterConfig,
     CniMode,
     Interface,
@@ -42,8 +42,8 @@ from .model import (
     Pod,
     Route,
 )
-from .netfilter import AddrType, Comment, Destination, OutInterface, Rule, Source
-from .routing import sort_routes
+from ..model.netfilter import AddrType, Comment, Destination, OutInterface, Rule, Source
+from ..model.routing import sort_routes
 
 WIRESERVER = ipaddress.IPv4Address("168.63.129.16")
 IMDS = ipaddress.IPv4Address("169.254.169.254")

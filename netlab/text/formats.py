@@ -11,8 +11,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from .model import AzureRoute, Interface
-from .routing import format_kubectl, format_table
+from ..model.types import AzureRoute, Interface
+from ..model.routing import format_kubectl, format_table
 
 
 class ToolText(str):

@@ -32,7 +32,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Union
 
-from .errors import ConfigError, PortConflictError
+from ..errors import ConfigError, PortConflictError
 
 IPv4Address = ipaddress.IPv4Address
 IPv4Network = ipaddress.IPv4Network
@@ -227,7 +227,7 @@ class Node:
 class ClusterConfig:
     """The cluster-wide settings, as ``az aks create`` takes them.
 
-    ``node_image`` names the nodes' OS image (:mod:`netlab.images`); ``hairpin_mode`` is the
+    ``node_image`` names the nodes' OS image (:mod:`netlab.model.images`); ``hairpin_mode`` is the
     kubenet bridge's CNI setting (``hairpinMode``: AKS writes ``false``; ``True`` is the fix
     AgentBaker pull request 8426 proposes).
     """
@@ -248,7 +248,7 @@ class ClusterConfig:
     docker_bridge_cidr: IPv4Interface = IPv4Interface("172.17.0.1/16")
     peered_cidr: IPv4Network = IPv4Network("172.16.0.0/16")
     onprem_cidr: IPv4Network = IPv4Network("192.168.0.0/16")
-    node_image: str = "ubuntu-24.04"  # netlab.images: the OS and kernel every node boots
+    node_image: str = "ubuntu-24.04"  # netlab.model.images: the OS and kernel every node boots
     hairpin_mode: bool = False  # kubenet's cbr0 ports: AKS writes "hairpinMode": false
     notes: tuple[str, ...] = field(default=(), compare=False)
     # Ranges netlab chose wider than AKS's default to fit the nodes (the notes say so to the learner);

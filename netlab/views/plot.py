@@ -10,7 +10,7 @@ matplotlib is imported only here, so ``import netlab`` stays light.
 
 Example:
     >>> import netlab as nl
-    >>> from netlab.plot import draw_cluster
+    >>> from netlab.views.plot import draw_cluster
     >>> c = nl.Cluster.aks("kubenet", nodes=1).add_pod("web-0")
     >>> fig = draw_cluster(c)
     >>> "web-0" in [t.get_text().splitlines()[0] for t in fig.axes[0].texts]
@@ -24,12 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import cni, naming
-from .model import Plugin
+from ..cni import dataplane as cni
+from ..model import naming
+from ..model.types import Plugin
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
-    from .trace import Trace
+    from ..cluster.core import Cluster
+    from ..trace.walk import Trace
 
 # Okabe-Ito
 BLUE, ORANGE, GREEN, VERMILION, SKY, PURPLE, YELLOW, GREY = (
@@ -80,9 +81,9 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
         ax: an existing Axes to draw into; a new figure is made when ``None``.
         max_nodes, max_pods: larger clusters are summarised ("+N more").
     """
-    from .cluster import Cluster
-    from .errors import ConfigError
-    from .trace import Trace
+    from ..cluster.core import Cluster
+    from ..errors import ConfigError
+    from ..trace.walk import Trace
 
     if not isinstance(cluster, Cluster):
         raise ConfigError(f"draw_cluster needs a cluster, such as nl.Cluster.aks('kubenet'), not {cluster!r}")
@@ -326,7 +327,7 @@ def draw_address_use(max_pods: int = 30, nodes: tuple[int, ...] = (5, 10, 25, 50
         >>> fig.axes[0].get_yscale()
         'linear'
     """
-    from .compare import compare_plugins
+    from ..compare import compare_plugins
 
     rows = {n: {r.plugin: r for r in compare_plugins(n, max_pods).rows} for n in nodes}
     if ax is None:
@@ -391,7 +392,7 @@ def draw_proxy_cost(modes: tuple[str, ...] = ("iptables",), sizes: tuple[int, ..
         >>> [t.get_text() for t in right.texts]
         ['nftables: 18 lines', 'iptables: 60 lines']
     """
-    from .kubeproxy.cost import proxy_cost
+    from ..kubeproxy.cost import proxy_cost
 
     costs = {mode: [proxy_cost(mode, n, endpoints) for n in sizes] for mode in modes}
     if ax is None:

@@ -15,6 +15,10 @@ Example:
     (IPv4Address('10.244.0.2'), IPv4Network('10.244.0.0/24'))
 
 Taught in ``notebooks/01-single-pod.ipynb`` onwards.
+
+Size: the facade: every method a learner calls on a cluster lives here (building, changing, asking),
+and each is a few lines handing over to the layer that owns the idea; the views by node, pod and
+Service are in :mod:`.views`.
 """
 
 from __future__ import annotations
@@ -29,10 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from rpds import HashTrieMap, HashTrieSet
 
-from . import azurenet, cni, ipam, naming, services
-from .errors import ConfigError, DuplicateError, NodeFullError, NotFoundError, did_you_mean
-from .formats import ToolText, format_ip_addr, format_pods_wide, format_route_table
-from .model import (
+from ..azure import network as azurenet
+from ..cni import dataplane as cni
+from ..model import ipam, naming
+from ..k8s import services
+from ..errors import ConfigError, DuplicateError, NodeFullError, NotFoundError, did_you_mean
+from ..text.formats import ToolText, format_ip_addr, format_pods_wide, format_route_table
+from ..model.types import (
     AzureRoute,
     ClusterConfig,
     CniMode,
@@ -44,13 +51,13 @@ from .model import (
     Pod,
     check_pod_ports,
 )
-from .netfilter import format_save
-from .routing import format_ip_route
+from ..model.netfilter import format_save
+from ..model.routing import format_ip_route
 
 if TYPE_CHECKING:
-    from . import images
-    from . import kubeproxy as kp
-    from . import runtime
+    from ..model import images
+    from .. import kubeproxy as kp
+    from ..cni import runtime
 
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -132,7 +139,7 @@ class Cluster:
         ``10.224.0.0/16``, pod CIDR ``10.244.0.0/16``, service CIDR ``10.0.0.0/16``,
         DNS service IP ``10.0.0.10``.
 
-        ``node_image`` is the nodes' OS image (:mod:`netlab.images`: ``ubuntu-24.04``, AKS's
+        ``node_image`` is the nodes' OS image (:mod:`netlab.model.images`: ``ubuntu-24.04``, AKS's
         default from Kubernetes 1.35; ``ubuntu-22.04``; ``azurelinux-3``). ``hairpin_mode`` is
         kubenet's bridge setting: AKS writes ``False`` (``cbr0`` promiscuous, hairpin off on its
         ports); ``True`` is the fix AgentBaker pull request 8426 proposes, so a pod reaches
@@ -278,7 +285,7 @@ class Cluster:
         Replicas are spread as the scheduler would: fewest CoreDNS replicas, then fewest pods,
         then the lowest node index (round-robin from node 0 on an empty cluster). Clusters do not
         run CoreDNS until this is called, so the course's pod addresses stay as they are; the
-        pods take addresses like any other pod. See :mod:`netlab.addons`.
+        pods take addresses like any other pod. See :mod:`netlab.k8s.addons`.
 
         >>> c = Cluster.aks("kubenet", nodes=2).add_coredns()
         >>> print(c.kubectl_get_pods(namespace="kube-system"))
@@ -286,7 +293,7 @@ class Cluster:
         coredns-6445b85ff-88h6d   1/1     Running   0          2m    10.244.0.2   aks-nodepool1-87544974-vmss000000   <none>           <none>
         coredns-6445b85ff-xt52g   1/1     Running   0          1m    10.244.1.2   aks-nodepool1-87544974-vmss000001   <none>           <none>
         """
-        from . import addons
+        from ..k8s import addons
 
         return addons.add_coredns(self, replicas)
 
@@ -389,7 +396,7 @@ class Cluster:
             # Without this, a learner's `node_port=30080` would meet Python's bare TypeError.
             import inspect
 
-            from .errors import ServiceError
+            from ..errors import ServiceError
 
             key = sorted(unknown)[0]
             known = [k for k in inspect.signature(Cluster.add_service).parameters if k not in ("self", "unknown")]
@@ -428,13 +435,13 @@ class Cluster:
         return self.config.proxy_mode
 
     def with_node_image(self, node_image: str) -> "Cluster":
-        """The same cluster on another node image (:mod:`netlab.images`): ``ubuntu-24.04``,
+        """The same cluster on another node image (:mod:`netlab.model.images`): ``ubuntu-24.04``,
         ``ubuntu-22.04`` or ``azurelinux-3``. Addresses and names stay as they are.
 
         >>> Cluster.aks("kubenet").with_node_image("azurelinux-3").node_image.kernel_version
         '6.6'
         """
-        from . import images
+        from ..model import images
 
         name = images.image(node_image).name
         return dataclasses.replace(self, config=dataclasses.replace(self.config, node_image=name))
@@ -451,8 +458,8 @@ class Cluster:
 
     @property
     def node_image(self) -> "images.NodeImage":
-        """The nodes' OS image (:class:`netlab.images.NodeImage`): OS, kernel and its behaviour."""
-        from . import images
+        """The nodes' OS image (:class:`netlab.model.images.NodeImage`): OS, kernel and its behaviour."""
+        from ..model import images
 
         return images.image(self.config.node_image)
 
@@ -498,13 +505,13 @@ class Cluster:
 
     def az_lb_rules(self) -> str:
         """``az network lb rule list --lb-name kubernetes -o table``: one rule per LoadBalancer Service port."""
-        from . import azurelb
+        from ..azure import lb as azurelb
 
         return ToolText(azurelb.format_rules(self))
 
     def az_lb_probes(self) -> str:
         """``az network lb probe list --lb-name kubernetes -o table``: the health probes."""
-        from . import azurelb
+        from ..azure import lb as azurelb
 
         return ToolText(azurelb.format_probes(self))
 
@@ -618,7 +625,7 @@ class Cluster:
 
     def sandbox(self, pod: Pod) -> "runtime.Sandbox":
         """The pod's sandbox (its pause container and network namespace) as the runtime holds it."""
-        from . import runtime
+        from ..cni import runtime
 
         return runtime.sandbox_of(pod, self._nodes[pod.node].name, self.pod_age(pod))
 
@@ -693,7 +700,7 @@ class Cluster:
         pod CIDR for kubenet and Overlay, the node subnet for Azure CNI (whose pods live there),
         and unset for plugin ``none``.
         """
-        from . import kubeproxy as kp
+        from .. import kubeproxy as kp
 
         node = self._nodes[self.node_index(n)]
         cfg = self.config
@@ -704,7 +711,7 @@ class Cluster:
     def _api_parsed(self):
         hit = self._derived.api_parsed
         if hit is None:
-            from .kubeproxy import api as kapi
+            from ..kubeproxy import api as kapi
 
             items = self.api_objects()["items"]
             svcs = tuple(e.spec for e in sorted(self._services.values(), key=lambda e: e.key))
@@ -716,7 +723,7 @@ class Cluster:
         """kube-proxy's mode built for node ``n`` (its engine, rules and printed forms)."""
         hit = self._derived.proxies.get(n)
         if hit is None:
-            from .kubeproxy.modes import record
+            from ..kubeproxy.modes import record
 
             svcs, slices = self._api_parsed()
             hit = self._derived.proxies[n] = record(self.config.proxy_mode).built(svcs, slices, self.proxy_config(n))
@@ -726,9 +733,9 @@ class Cluster:
         """``(engine, context, router)`` of node ``n``: kube-proxy's engine, then the node's own rules."""
         hit = self._derived.runtimes.get(n)
         if hit is None:
-            from .kubeproxy.engine import IptablesEngine, chain
-            from .netfilter import Context
-            from .routing import lookup
+            from ..kubeproxy.engine import IptablesEngine, chain
+            from ..model.netfilter import Context
+            from ..model.routing import lookup
 
             node = self._nodes[n]
             built = self.node_proxy(n)
@@ -828,7 +835,7 @@ class Cluster:
         return ToolText(format_pods_wide(rows, all_namespaces))
 
     def describe(self, max_nodes: int = 6, max_pods: int = 8) -> str:
-        """The cluster in words: the text alternative to :func:`netlab.plot.draw_cluster`."""
+        """The cluster in words: the text alternative to :func:`netlab.views.plot.draw_cluster`."""
         for what, value in (("max_nodes", max_nodes), ("max_pods", max_pods)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{what}={value!r}: give a whole number, 1 or more")
@@ -873,14 +880,14 @@ class Cluster:
         ``after=earlier_trace`` traces a new connection from the same client after that one:
         ClientIP session affinity keeps it on the same endpoint.
         """
-        from .trace import trace
+        from ..trace.walk import trace
 
         return trace(self, src, dst, port=port, protocol=protocol, endpoint=endpoint, seed=seed,
                      all_hooks=all_hooks, after=after)
 
     def run(self, command: str, on: "str | int | None" = None, after: Any = None) -> str:
         """What ``command`` prints when a learner types it ``on`` a node, in a pod or on a host
-        around the cluster (``kubectl`` and ``az`` commands need no ``on``); see :mod:`netlab.commands`.
+        around the cluster (``kubectl`` and ``az`` commands need no ``on``); see :mod:`netlab.cluster.commands`.
 
         Every hop of a trace names its deciding line with the command that prints it:
         ``cluster.run(hop.decided_by.command, on=hop.decided_by.on, after=trace)`` shows it.
@@ -896,7 +903,7 @@ class Cluster:
         holding every Service address."""
         interfaces = self.node_dataplane(n).interfaces
         if self.config.proxy_mode is ProxyMode.IPVS:
-            from .model import Interface, IPv4Interface
+            from ..model.types import Interface, IPv4Interface
 
             node = self._nodes[n]
             vips = self.node_proxy(n).local_addresses
@@ -915,7 +922,7 @@ class Cluster:
     def node_pod_cidrs(self) -> str:
         """``kubectl get nodes -o custom-columns=NAME:...,POD-CIDR:.spec.podCIDR,INTERNAL-IP:...``: each node's
         pod range (``<none>`` where the plugin gives nodes none)."""
-        from .views import node_pod_cidrs
+        from ..text.tools import node_pod_cidrs
 
         rows = [(nd.name, str(nd.pod_cidr) if nd.pod_cidr else "<none>", str(nd.ip))
                 for nd in (self._nodes[i] for i in range(self.node_count))]
@@ -926,15 +933,15 @@ class Cluster:
 
     def az_lb_outbound_rules(self) -> str:
         """``az network lb outbound-rule list -g <node resource group> --lb-name kubernetes -o table``."""
-        from . import azurelb
-        from .views import outbound_rules
+        from ..azure import lb as azurelb
+        from ..text.tools import outbound_rules
 
         rg = naming.node_resource_group(self.config.name, self.config.resource_group, self.config.location)
         return ToolText(outbound_rules(rg, azurelb.OUTBOUND_RULE, azurelb.OUTBOUND_POOL))
 
     def ss_listen(self, n: int) -> str:
         """``ss -ltunp`` on node ``n``: the sockets it listens on (in userspace mode, kube-proxy's proxy ports)."""
-        from .views import format_ss, listening_sockets
+        from ..text.tools import format_ss, listening_sockets
 
         proxy = ()
         if self.config.proxy_mode is ProxyMode.USERSPACE:
@@ -947,9 +954,9 @@ class Cluster:
     def host_routes(self, host: Any) -> tuple:
         """``ip route`` of a host around the cluster (``internet``, ``vnet-vm``, ``peered-vm``,
         ``onprem-host``) or of the on-premises router (``onprem-router``)."""
-        from . import names
-        from .model import Route
-        from .views import host_routes
+        from ..trace import names
+        from ..model.types import Route
+        from ..text.tools import host_routes
 
         cfg = self.config
         if host == "onprem-router":
@@ -1123,7 +1130,7 @@ class NodeView:
 
         With details, kubenet's ``cbr0`` shows ``promiscuity 1`` (AKS's ``promiscMode: true``) and
         each pod's port ``bridge_slave ... hairpin off`` (``hairpinMode: false``; see
-        :mod:`netlab.images`). Details need ``dev`` or ``master``: netlab does not model the Azure
+        :mod:`netlab.model.images`). Details need ``dev`` or ``master``: netlab does not model the Azure
         NIC driver's details for ``eth0``.
 
         >>> import netlab as nl
@@ -1182,8 +1189,8 @@ class NodeView:
     def iptables_save(self) -> str:
         """``iptables-save`` on the node: kube-proxy's rules (in the modes that use iptables) and the
         node's own nat rules (ip-masq-agent), as the kernel prints them back."""
-        from .kubeproxy import iptables as kpi
-        from .kubeproxy.modes import record
+        from ..kubeproxy import iptables as kpi
+        from ..kubeproxy.modes import record
 
         own = self.dataplane.nat
         text = record(self._c.proxy_mode).save(self._c.node_proxy(self.index).extra, own)
@@ -1193,7 +1200,7 @@ class NodeView:
 
     def _mode_view(self, view: str) -> str:
         """A view only one proxy mode has (the registry says which), or why this node has none."""
-        from .kubeproxy.modes import mode_with_view, record
+        from ..kubeproxy.modes import mode_with_view, record
 
         current = record(self._c.proxy_mode)
         if view not in current.views:
@@ -1222,7 +1229,7 @@ class NodeView:
     def crictl_pods(self) -> str:
         """``crictl pods`` on the node: one pod sandbox per pod, newest first.
 
-        Each sandbox is a pause container holding the pod's network namespace (:mod:`netlab.runtime`);
+        Each sandbox is a pause container holding the pod's network namespace (:mod:`netlab.cni.runtime`);
         ``CREATED`` matches the pods' ``AGE`` in :meth:`Cluster.kubectl_get_pods`.
 
         >>> import netlab as nl
@@ -1232,7 +1239,7 @@ class NodeView:
         88293d147b572       About a minute ago   Ready               api-0               default             0                   (default)
         9b86cc4521762       2 minutes ago        Ready               web-0               default             0                   (default)
         """
-        from . import runtime
+        from ..cni import runtime
 
         return ToolText(runtime.format_crictl_pods(self.sandboxes))
 
@@ -1250,7 +1257,7 @@ class NodeView:
         6855fd9e4f8b7       cf6356a4be5cc       About a minute ago   Running             log-shipper         0                   9b86cc4521762       web-0               default
         24cb096711349       3ba4dd6a43799       About a minute ago   Running             nginx               0                   9b86cc4521762       web-0               default
         """
-        from . import runtime
+        from ..cni import runtime
 
         age = self._c.pod_age
         pods = sorted(self._c.pods_on(self.index), key=lambda p: -p.seq)
@@ -1303,7 +1310,7 @@ class PodView:
 
     @property
     def sandbox(self) -> "runtime.Sandbox":
-        """The pod's sandbox: the pause container that holds its network namespace (:mod:`netlab.runtime`).
+        """The pod's sandbox: the pause container that holds its network namespace (:mod:`netlab.cni.runtime`).
 
         >>> import netlab as nl
         >>> c = nl.Cluster.aks("kubenet").add_pod("web-0")

@@ -16,7 +16,7 @@ rejects DNS traffic to it.
 
 Names are shaped as the controllers make them: the Deployment's ReplicaSet is
 ``coredns-<pod-template-hash>`` and its pods ``coredns-<pod-template-hash>-<5 characters>``
-(:func:`netlab.naming.pod_template_hash`, :func:`netlab.naming.random_suffix`).
+(:func:`netlab.model.naming.pod_template_hash`, :func:`netlab.model.naming.random_suffix`).
 
 Placement: the scheduler spreads a Deployment's replicas over nodes (``PodTopologySpread``'s
 default constraints; CoreDNS also asks for it) and, among equally good nodes, prefers the
@@ -42,12 +42,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import naming
-from .errors import ConfigError, DuplicateError
-from .model import Container, ContainerPort
+from ..model import naming
+from ..errors import ConfigError, DuplicateError
+from ..model.types import Container, ContainerPort
 
 if TYPE_CHECKING:
-    from .cluster import Cluster
+    from ..cluster.core import Cluster
 
 NAMESPACE = "kube-system"
 DEPLOYMENT = "coredns"
