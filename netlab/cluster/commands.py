@@ -79,7 +79,7 @@ def _where_kind(cluster: "Cluster", on: Any) -> tuple[str, Any]:
 
 
 def _traces(after: Any) -> list:
-    from ..trace.walk import Trace
+    from ..trace.hops import Trace
 
     if after is None:
         return []
@@ -259,7 +259,7 @@ def _host_views(c: "Cluster", name: str) -> dict[str, Callable[[], str]]:
 
 
 def _anywhere_views(c: "Cluster", ns: str | None) -> dict[str, Callable[[], str]]:
-    from ..trace.walk import NODE_POD_CIDRS
+    from ..trace.hops import NODE_POD_CIDRS
 
     table = {
         "kubectl get pods -o wide": lambda: c.kubectl_get_pods(namespace=ns or "default"),

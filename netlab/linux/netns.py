@@ -562,7 +562,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     command ``ebtables`` is installed". Left out, the plan's ``notes`` say so.
     """
     from ..azure.network import hosts
-    from ..trace.walk import OUTBOUND_PUBLIC_IP
+    from ..trace.hops import OUTBOUND_PUBLIC_IP
 
     if ebtables is None:
         ebtables = shutil.which("ebtables") is not None

@@ -1,9 +1,9 @@
 """A packet's walk through the cluster, hop by hop, each hop naming the line that decided it.
 
-A :class:`Hop` is data: its :class:`Place`, the interfaces in and out, the packet before and
-after, the :class:`Nat` applied, the :class:`Conntrack` entry made or used, the netfilter hook
-with every matched rule, and ``decided_by``: a :class:`Line` with the command that prints it
-and where to run it. ``trace`` reads the *same* route tables, bridge ports and rules that the
+Each hop is a :class:`~.hops.Hop` (:mod:`.hops`): its place, the interfaces in and out, the
+packet before and after, the NAT applied, the conntrack entry made or used, the netfilter hook
+with every matched rule, and ``decided_by``: a :class:`~.hops.Line` with the command that prints
+it and where to run it. :func:`trace` reads the *same* route tables, bridge ports and rules that the
 views print, so ``cluster.run(hop.decided_by.command, on=hop.decided_by.on, after=trace)``
 shows every deciding line verbatim.
 
@@ -42,8 +42,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import html
-import textwrap
 import ipaddress
 import random
 from dataclasses import dataclass
@@ -54,291 +52,37 @@ from . import names
 from ..model import naming
 from ..errors import ConfigError, NotFoundError
 from ..model.types import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
-from ..model.netfilter import Refusal
-from ..azure.network import HOST_NAMES, Host, host_for_ip, overlay_node, peered_routes, system_routes
+from ..azure.network import Host, host_for_ip, overlay_node, peered_routes, system_routes
 from ..model.routing import lookup
 from ..text.tools import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
 
 if TYPE_CHECKING:
     from ..cluster.core import Cluster
 
-OUTBOUND_PUBLIC_IP = ipaddress.IPv4Address("203.0.113.10")  # RFC 5737 documentation range
-OUTBOUND_RULE_NAME = "aksOutboundRule"
-LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
-LOOPBACK_LOCAL_ROUTE = "local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1"
+from .hops import (
+    OUTBOUND_PUBLIC_IP,
+    OUTBOUND_RULE_NAME,
+    LOOPBACK_NET,
+    LOOPBACK_LOCAL_ROUTE,
+    LOCAL_TABLE,
+    NFT_LIST,
+    SS_LISTEN,
+    Header,
+    Place,
+    Line,
+    Nat,
+    Conntrack,
+    Hop,
+    Trace,
+    EFFECTIVE_ROUTES,
+    ROUTE_TABLE,
+    LB_RULES,
+    LB_OUTBOUND,
+    NODE_POD_CIDRS,
+)
+from .reports import rule_target, key_line, hook_shown, hook_note, endpoint_of, branch_options, refusal_reason
+
 _MAX_HOPS = 32
-LOCAL_TABLE = "ip route show table local"
-NFT_LIST = "nft list table ip kube-proxy"
-SS_LISTEN = "ss -ltunp"
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    """The packet's addresses and ports as they are at one hop."""
-
-    src: IPv4Address
-    sport: int
-    dst: IPv4Address
-    dport: int
-    protocol: str
-
-    def __str__(self) -> str:
-        return f"{self.src}:{self.sport} -> {self.dst}:{self.dport} {self.protocol}"
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where a hop happens: ``kind`` is ``pod``, ``node``, ``vnet`` (Azure's virtual network),
-    ``load balancer``, ``host`` (a machine around the cluster) or ``router`` (the on-premises
-    router); ``name`` says which one (``default/web-0``, a node name, ``internet``, ...)."""
-
-    kind: str
-    name: str
-    netns: str  # the network namespace or network it is in, in words
-
-    label: str = ""  # how the place is called in a trace, where the kind and name do not say it
-
-    def __str__(self) -> str:
-        if self.label:
-            return self.label
-        return {"pod": "pod", "node": "node", "vnet": "Azure VNet", "load balancer": "Azure load balancer",
-                "router": "router"}.get(self.kind, self.kind) + f" {self.name}"
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A line a learner can print: ``cluster.run(line.command, on=line.on)`` shows it, verbatim.
-
-    ``on`` is where to run the command: a node name, a pod (``default/web-0``), a host around
-    the cluster (``internet``, ``vnet-vm``, ...), or ``None`` for ``kubectl``/``az`` commands,
-    which run anywhere. ``conntrack -L`` shows the entries of a trace: pass ``after=the_trace``.
-    """
-
-    text: str
-    command: str
-    on: str | None = None
-
-    def __str__(self) -> str:
-        return self.text
-
-    @property
-    def where(self) -> str:
-        """The command and where it runs, in words: ``ip route (node aks-...)``."""
-        if self.on is None:
-            return self.command
-        kind = "pod" if "/" in self.on else "host" if self.on in HOST_NAMES or self.on[:1].isdigit() else "node"
-        return f"{self.command} ({kind} {self.on})"
-
-
-@dataclass(frozen=True, slots=True)
-class Nat:
-    """One address translation: ``kind`` is ``DNAT``, ``SNAT``, ``MASQUERADE``, ``REDIRECT``
-    (a DNAT to this host), or ``un-DNAT``/``un-SNAT`` (conntrack reversing one on a reply)."""
-
-    kind: str
-    before: tuple[IPv4Address, int]
-    after: tuple[IPv4Address, int]
-    by: str = ""  # who, in words, where it is not a rule of the hop (Azure's outbound rule)
-
-    @property
-    def field(self) -> str:
-        """Which end of the packet changed: ``destination`` or ``source``."""
-        return "destination" if self.kind in ("DNAT", "REDIRECT", "un-SNAT") else "source"
-
-    def __str__(self) -> str:
-        b, a = f"{self.before[0]}:{self.before[1]}", f"{self.after[0]}:{self.after[1]}"
-        if self.kind in ("un-DNAT", "un-SNAT"):
-            return f"{self.kind} {self.field} {b} -> {a}"
-        if self.kind == "MASQUERADE":
-            return f"SNAT (MASQUERADE) {self.before[0]} -> {self.after[0]}"
-        if self.kind == "SNAT":
-            return f"SNAT {self.before[0]} -> {self.after[0]}" + (f" ({self.by})" if self.by else "")
-        return f"{self.kind} {b} -> {a}" + (f" ({self.by})" if self.by else "")
-
-
-@dataclass(frozen=True, slots=True)
-class Conntrack:
-    """The connection-tracking entry a hop created (the request's first NAT on a node) or used
-    (a reply: conntrack reverses the NAT without reading the rules again)."""
-
-    line: Line  # the entry as ``conntrack -L`` prints it on that node
-    created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Hop:
-    """One step of a trace, as data: where, through which interfaces, the packet before and
-    after, the NAT and conntrack entry, the netfilter hook with every matched rule, and the
-    deciding line with the command that prints it (``decided_by.command``, ``decided_by.on``).
-    """
-
-    place: Place
-    in_interface: str | None
-    out_interface: str | None
-    before: Header
-    packet: Header  # after the hop
-    decided_by: Line
-    note: str = ""
-    nat: tuple[Nat, ...] = ()
-    conntrack: Conntrack | None = None
-    hook: str | None = None  # PREROUTING, INPUT, FORWARD, OUTPUT or POSTROUTING, if any
-    rules: tuple[Line, ...] = ()  # every rule line that matched at this hook, in order
-    via: str | None = None  # how it arrived where no interface says it: "from <node>", "frontend ...", a socket
-    in_port: str | None = None  # the bridge port behind in_interface (a pod's veth on cbr0), if any
-
-    @property
-    def netns(self) -> str:
-        return self.place.netns
-
-    @property
-    def interface(self) -> str:
-        """The interfaces in words: ``in vethX, out eth0``; ``PREROUTING, in eth0`` at a hook."""
-        parts = []
-        if self.via:
-            parts.append(self.via)
-        if self.in_interface:
-            port = f" (from its port {self.in_port})" if self.in_port else ""
-            parts.append(f"in {self.in_interface}{port}")
-        if self.out_interface:
-            parts.append(f"out {self.out_interface}")
-        text = ", ".join(parts)
-        return f"{self.hook}, {text}" if self.hook and text else (self.hook or text)
-
-    @property
-    def table(self) -> str:
-        """The command that prints the deciding line, and where: ``ip route (pod default/web-0)``."""
-        return self.decided_by.where
-
-    @property
-    def nat_text(self) -> str | None:
-        return "; ".join(str(n) for n in self.nat) or None
-
-
-@dataclass(frozen=True)
-class Trace:
-    """The walk of one packet: hops, verdict, and why."""
-
-    source: str
-    destination: str
-    protocol: str
-    port: int
-    hops: tuple[Hop, ...]
-    verdict: Verdict
-    reason: str
-    delivered_to: str | None = None
-    listener: str | None = None
-    choices: tuple = ()  # (node, ((endpoint, probability), ...), chosen endpoint) per kube-proxy choice
-    reply: "Trace | None" = None  # the answer's way back, NAT undone by conntrack
-    masquerade: tuple = ()  # (where: a node name or "azure", source before, source after) per SNAT on the way
-    affinity: tuple = ()  # (node index, client address, "IP:port") per kube-proxy choice: kept by after=...
-    connections: tuple = ()  # (node index or "azure", first header in, header out) per conntrack entry made
-    previous: "Trace | None" = None  # the connection this one was traced after (after=...)
-
-    def __repr__(self) -> str:
-        return (f"<Trace {self.source} -> {self.destination}, {self.protocol}/{self.port}: {self.verdict.value}, "
-                f"{len(self.hops)} hops>")
-
-    @property
-    def endpoints(self) -> tuple[str, ...]:
-        """Every endpoint (``IP:port``) kube-proxy could have sent the packet to, at its first choice."""
-        if not self.choices:
-            return ()
-        return tuple(sorted(ep for ep, _ in self.choices[0][1] if ":" in ep))
-
-    @property
-    def endpoint(self) -> str | None:
-        """The endpoint (``IP:port``) kube-proxy chose for this connection, if a Service was on the way."""
-        return self.choices[0][2] if self.choices and ":" in self.choices[0][2] else None
-
-    @property
-    def masqueraded(self) -> bool:
-        """Whether a node or Azure rewrote the source on the way (SNAT or MASQUERADE)."""
-        return bool(self.masquerade)
-
-    @property
-    def refused(self) -> bool:
-        return self.verdict is Verdict.REFUSED
-
-    @property
-    def seen_source(self) -> IPv4Address | None:
-        """The source address the final receiver sees (after every SNAT on the way)."""
-        return self.hops[-1].packet.src if self.delivered and self.hops else None
-
-    @property
-    def delivered(self) -> bool:
-        return self.verdict is Verdict.DELIVERED
-
-    @property
-    def nat(self) -> tuple[Nat, ...]:
-        """Every address translation on the way, in order."""
-        return tuple(n for h in self.hops for n in h.nat)
-
-    def __str__(self) -> str:
-        return self.text()
-
-    def text(self, rules: bool = False, width: int = 110) -> str:
-        """The trace as a table of text, each line at most ``width`` characters where it can break.
-
-        Short by default: where several rules matched at one hook, it says how many and shows
-        only the deciding one; ``rules=True`` lists every matched rule, as the HTML view does
-        under "all matched rules". Prose is folded at ``width``; a route or rule line stays
-        whole, on a line of its own, exactly as the tool prints it.
-        """
-        def fold(first: str, text: str, indent: str = " " * 15) -> list[str]:
-            return textwrap.wrap(text, width=width, initial_indent=first, subsequent_indent=indent,
-                                 break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
-
-        lines = [f"trace {self.source} -> {self.destination}, {self.protocol}/{self.port}"]
-        for i, h in enumerate(self.hops, 1):
-            lines.extend(fold(f"{i:>2}. ", f"{h.place}  [{h.netns}]  {h.interface}", " " * 4))
-            lines.append(f"      packet   {h.packet}")
-            if h.nat:
-                lines.extend(fold("      NAT      ", h.nat_text or ""))
-            # The deciding line stays whole on a line of its own, as the tool prints it, so that a
-            # learner can find it (or search for it) in the printed table; only prose is folded.
-            lines.append(f"      {h.table}:")
-            lines.append(f"        {h.decided_by.text.strip()}")
-            if len(h.rules) > 1:
-                if rules:
-                    lines.append(f"      matched  {len(h.rules)} rules at this hook, in order:")
-                    lines.extend(f"        {r.text}" for r in h.rules)
-                else:
-                    lines.append(f"      matched  {len(h.rules)} rules at this hook (the trace's .text(rules=True) "
-                                 "lists them)")
-            if h.note:
-                lines.extend(fold("      why      ", h.note))
-        lines.extend(fold("verdict: ", f"{self.verdict.value}: {self.reason}", " " * 9))
-        if self.reply is not None:
-            lines.extend(fold("reply: ", f"{self.reply.verdict.value}: {self.reply.reason} ({len(self.reply.hops)} "
-                              "hops: the trace's .reply shows them)", " " * 7))
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        e = html.escape
-        colour = {"delivered": "#1b7837", "dropped": "#b2182b", "refused": "#b2182b"}.get(self.verdict.value, "#b35806")
-        rows = []
-        for i, h in enumerate(self.hops, 1):
-            nat = f"<br><b>NAT</b> {e(h.nat_text or '')}" if h.nat else ""
-            matched = ""
-            if len(h.rules) > 1:
-                matched = "<details><summary>all matched rules</summary><pre>" + e("\n".join(r.text for r in h.rules)) + "</pre></details>"
-            rows.append(
-                f"<tr><td>{i}</td><td>{e(str(h.place))}<br><small>{e(h.netns)}</small></td>"
-                f"<td>{e(h.interface)}</td><td><code>{e(str(h.packet))}</code>{nat}</td>"
-                f"<td><small>{e(h.table)}</small><br><code>{e(h.decided_by.text)}</code>{matched}</td>"
-                f"<td>{e(h.note)}</td></tr>"
-            )
-        return (
-            f"<div><b>trace {e(self.source)} &rarr; {e(self.destination)}, "
-            f"{e(self.protocol)}/{self.port}</b>"
-            "<table><thead><tr><th>#</th><th>where</th><th>interface</th><th>packet</th>"
-            "<th>decided by</th><th>why</th></tr></thead><tbody>"
-            + "".join(rows)
-            + f"</tbody></table><p style='color:{colour}'><b>{e(self.verdict.value)}</b>: "
-            f"{e(self.reason)}</p>"
-            + (f"<details><summary>the reply</summary>{self.reply._repr_html_()}</details>" if self.reply else "")
-            + "</div>"
-        )
 
 
 def _label(ep: Any) -> str:
@@ -379,14 +123,6 @@ class _Drop(Exception):
 
 def _pod_on(pod: Pod) -> str:
     return f"{pod.namespace}/{pod.name}"
-
-
-EFFECTIVE_ROUTES = "az network nic show-effective-route-table -o table"
-ROUTE_TABLE = "az network route-table route list -o table"
-LB_RULES = "az network lb rule list -o table"
-LB_OUTBOUND = "az network lb outbound-rule list -o table"
-NODE_POD_CIDRS = ("kubectl get nodes -o custom-columns=NAME:.metadata.name,POD-CIDR:.spec.podCIDR,"
-                  "INTERNAL-IP:.status.addresses[0].address")
 
 
 class _Walk:
@@ -594,7 +330,7 @@ class _Walk:
             new = Header(step.packet.src, step.packet.sport, step.packet.dst, step.packet.dport, self.protocol)
             out_if = step.packet.out_interface
             uplink = out_if in ("eth0", "azure0")
-            if self.all_hooks or _shown(hook, step, cur, new, uplink) or step.verdict == "PROXY":
+            if self.all_hooks or hook_shown(hook, step, cur, new, uplink) or step.verdict == "PROXY":
                 self.hook_hop(node, hook, step, cur, new, passes, came_in, port)
             if new.src != cur.src:
                 self.masquerade.append((node.name, cur.src, new.src))
@@ -602,7 +338,7 @@ class _Walk:
         if not routed and chosen.verdict not in ("DROP", "REJECT"):
             self.route_hop(node, cur, came_in, port, bridged_out, local=chosen.verdict == "DELIVER")
         if chosen.verdict in ("DROP", "REJECT"):
-            raise _Drop(_refusal(chosen), refused=chosen.verdict == "REJECT")
+            raise _Drop(refusal_reason(chosen), refused=chosen.verdict == "REJECT")
         self.conntrack.append((node.index, pkt, cur))
         if chosen.verdict == "PROXY":
             return self.userspace_proxy(node, cur, chosen)
@@ -745,7 +481,7 @@ class _Walk:
     def hook_hop(self, node: Node, hook: str, step: Any, cur: Header, new: Header,
                  passes: Any, came_in: str | None, port: str | None) -> None:
         lines = step.lines
-        key = _key_line(lines)
+        key = key_line(lines)
         if step.verdict == "PROXY":
             decided = self.proxy_socket_line(node, new)
         elif key is not None:
@@ -753,13 +489,13 @@ class _Walk:
         else:  # no rule matched: the chain's policy decided
             decided = Line(f":{hook} ACCEPT [0:0]", "iptables-save", node.name)
         nats: list[Nat] = []
-        redirect = any(_target(line) == "REDIRECT" for line in lines)
+        redirect = any(rule_target(line) == "REDIRECT" for line in lines)
         if new.dst != cur.dst or new.dport != cur.dport:
             nats.append(Nat("REDIRECT" if redirect else "DNAT", (cur.dst, cur.dport), (new.dst, new.dport)))
         if new.src != cur.src:
             nats.append(Nat("MASQUERADE", (cur.src, cur.sport), (new.src, new.sport)))
-        note = _hook_note(hook, step, cur, new)
-        options = _options(passes)
+        note = hook_note(hook, step, cur, new)
+        options = branch_options(passes)
         chosen_ep = step.note if step.verdict == "PROXY" else f"{new.dst}:{new.dport}"
         probabilities = dict(options)
         dnat = bool(nats) and nats[0].kind == "DNAT"
@@ -796,7 +532,7 @@ class _Walk:
             return passes[0]
         if self.endpoint is not None:
             for ps in passes:
-                if _endpoint_of(ps) == self.endpoint:
+                if endpoint_of(ps) == self.endpoint:
                     return ps
         r = self.rng.random()
         acc = 0.0
@@ -808,7 +544,7 @@ class _Walk:
 
     def userspace_proxy(self, node: Node, pkt: Header, chosen: Any) -> Header:
         """Userspace mode: the connection ends in kube-proxy, which opens a new one to a backend."""
-        backend = _endpoint_of(chosen)
+        backend = endpoint_of(chosen)
         if backend is None:
             why = next((st.note for _, st in reversed(chosen.hooks) if st.verdict == "PROXY"), "")
             raise _Drop(f"{why or 'kube-proxy has no backend for this Service'}: the client sees the connection "
@@ -1320,131 +1056,3 @@ def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str
     return Verdict.DELIVERED, f"delivered to {_label(end)}"
 
 
-# --------------------------------------------------------------------------- hook reports
-_DECISIVE = ("DNAT", "SNAT", "MASQUERADE", "REJECT", "DROP", "ACCEPT", "RETURN", "MARK", "REDIRECT")
-
-
-def _target(line: Any) -> str:
-    text = line.restore or line.text
-    if line.tool != "iptables":
-        return "NFT" if line.tool == "nft" else line.tool.upper()
-    parts = text.split(" -j ")
-    return parts[-1].split()[0] if len(parts) > 1 else ""
-
-
-def _key_line(lines: Any) -> Any:
-    """The line that decided the hook: the last one with a terminal, NAT or mark effect."""
-    for line in reversed(lines):
-        t = _target(line)
-        if t in _DECISIVE or line.tool != "iptables":
-            return line
-    return lines[-1] if lines else None
-
-
-def _shown(hook: str, step: Any, cur: Header, new: Header, uplink: bool) -> bool:
-    """Whether a hook deserves a hop of its own: it rewrote or judged the packet, or
-    (POSTROUTING) it decided the source address of a packet leaving the node."""
-    if step.verdict != "ACCEPT" or step.note or new != cur:
-        return True
-    if any(line.tool != "iptables" for line in step.lines):
-        return any(t not in ("jump", "goto") for t in (line.text.split()[0] for line in step.lines))
-    targets = {_target(line) for line in step.lines}
-    if hook == "POSTROUTING":
-        return uplink and bool(targets & {"RETURN", "MASQUERADE", "SNAT"})
-    return bool(targets & {"DNAT", "REJECT", "DROP", "MARK", "REDIRECT"}) or (
-        hook in ("FORWARD", "INPUT") and "ACCEPT" in targets and any("--mark" in line.text for line in step.lines))
-
-
-_HOOK_WHAT = {
-    "PREROUTING": "nat PREROUTING (a packet arriving, before the routing decision)",
-    "OUTPUT": "OUTPUT (a packet the node itself sends)",
-    "INPUT": "filter INPUT (for the node itself)",
-    "FORWARD": "filter FORWARD (passing through the node)",
-    "POSTROUTING": "nat POSTROUTING (leaving, after the routing decision)",
-}
-
-
-def _hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
-    what = _HOOK_WHAT.get(hook, hook)
-    if step.verdict == "PROXY":
-        return (f"{what}: the connection reaches a socket of the kube-proxy process itself (userspace mode); the "
-                f"process, not the kernel, picks the backend {step.note} and will copy bytes both ways.")
-    if step.note:
-        return f"{what}: {step.note}."
-    if step.verdict in ("REJECT", "DROP"):
-        if any(_target(line) == "REDIRECT" for line in step.lines):
-            return (f"{what}: REDIRECT would send the connection to the first address of the interface it came "
-                    "in on, and that interface has none, so the kernel drops the packet.")
-        return (f"{what}: the packet is refused (REJECT): the sender hears at once." if step.verdict == "REJECT"
-                else f"{what}: the packet is dropped (DROP): the sender hears nothing.")
-    if any(_target(line) == "REDIRECT" for line in step.lines):
-        where = ("127.0.0.1, as for every packet the node sends itself" if hook == "OUTPUT" else
-                 f"{new.dst}, the address of the interface the packet came in on")
-        return (f"{what}: kube-proxy's rule REDIRECTs the connection to port {new.dport} of {where}; the "
-                "kube-proxy process listens there for this Service (userspace mode).")
-    if new.dst != cur.dst or new.dport != cur.dport:
-        return (f"{what}: kube-proxy's rules matched the Service address {cur.dst}:{cur.dport} and rewrote the "
-                f"destination to the endpoint {new.dst}:{new.dport} (DNAT); conntrack will undo it on the reply.")
-    if new.src != cur.src:
-        return (f"{what}: the source becomes {new.src}, the address of the interface the packet leaves by "
-                "(MASQUERADE); conntrack reverses it for the reply.")
-    if step.verdict in ("REJECT", "DROP"):
-        return f"{what}: the packet is refused ({step.verdict})."
-    if any(_target(line) == "MASQUERADE" for line in step.lines):
-        return (f"{what}: the MASQUERADE rule matched (the packet carries kube-proxy's mark 0x4000): the source "
-                f"becomes the address of the interface it leaves by, {new.src}, which the packet, made on this "
-                "node, already has; conntrack reverses it for the reply.")
-    if any("--or-mark" in line.restore or "MARK" in line.text for line in step.lines):
-        return f"{what}: the packet gets kube-proxy's masquerade mark 0x4000, to be SNATed when it leaves."
-    if hook == "POSTROUTING":
-        return f"{what}: no rule rewrote the source, so the packet keeps {cur.src}."
-    return f"{what}."
-
-
-def _endpoint_of(ps: Any) -> str | None:
-    if ps.verdict == "PROXY":
-        for _, step in reversed(ps.hooks):
-            if step.verdict == "PROXY":
-                host, _, port = step.note.rpartition(":")
-                try:
-                    ipaddress.IPv4Address(host)
-                except ValueError:
-                    return None
-                return step.note if port.isdigit() else None
-        return None
-    if "DNAT" in ps.packet.ctstate:
-        return f"{ps.packet.dst}:{ps.packet.dport}"
-    return None
-
-
-def _options(passes: Any) -> list[tuple[str, float]]:
-    agg: dict[str, float] = {}
-    for ps in passes:
-        ep = _endpoint_of(ps) or ps.verdict
-        agg[ep] = agg.get(ep, 0.0) + ps.probability
-    return sorted(agg.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def _refusal(ps: Any) -> str:
-    """Why a pass was refused or dropped, in words, chosen by the reason kube-proxy's deciding line carries
-    (:class:`netlab.model.netfilter.Refusal`), never by the line's wording."""
-    line = _key_line(ps.lines)
-    text = line.text if line is not None else ""
-    reason = line.refusal if line is not None else None
-    if reason is Refusal.NO_ENDPOINTS:
-        why = ("the Service has no endpoints (no ready pod matches its selector), so kube-proxy REJECTs: the "
-               "client gets 'connection refused' at once instead of waiting for a timeout")
-    elif reason is Refusal.NO_LOCAL_ENDPOINTS and ps.verdict == "DROP":
-        why = ("the Service's traffic policy is Local and this node runs none of its endpoints, so kube-proxy DROPs "
-               "the packet (a load balancer's health probe keeps external traffic away from such nodes)")
-    elif reason is Refusal.INVALID_PORT:
-        why = ("the address is a Service's, but no Service has this port on it: kube-proxy REJECTs new connections "
-               "to any other port of a Service address, so the client gets 'connection refused' at once")
-    elif reason is Refusal.NO_REDIRECT_ADDRESS:
-        why = ("REDIRECT sends a packet to the first address of the interface it came in on, and this one has "
-               "none (Azure CNI's pod veths carry no IPv4 address), so the kernel drops it")
-    elif reason is Refusal.FIREWALL:
-        why = "the source is not in the Service's loadBalancerSourceRanges, so kube-proxy's firewall DROPs it"
-    else:
-        why = f"the packet is refused ({ps.verdict})"
-    return f"{why}. Rule: {text}" if text else why

@@ -30,7 +30,7 @@ from ..model.types import Plugin
 
 if TYPE_CHECKING:
     from ..cluster.core import Cluster
-    from ..trace.walk import Trace
+    from ..trace.hops import Trace
 
 # Okabe-Ito
 BLUE, ORANGE, GREEN, VERMILION, SKY, PURPLE, YELLOW, GREY = (
@@ -83,7 +83,7 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
     """
     from ..cluster.core import Cluster
     from ..errors import ConfigError
-    from ..trace.walk import Trace
+    from ..trace.hops import Trace
 
     if not isinstance(cluster, Cluster):
         raise ConfigError(f"draw_cluster needs a cluster, such as nl.Cluster.aks('kubenet'), not {cluster!r}")
