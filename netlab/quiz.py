@@ -295,7 +295,8 @@ def check(question: str, answer: object) -> Feedback:
     """Check ``answer`` to ``question``; show the question unless the answer is right, and explain."""
     q = QUESTIONS.get(question)
     if q is None:
-        raise NotFoundError(f"there is no self-check {question!r}.{did_you_mean(question, QUESTIONS)}")
+        raise NotFoundError(f"there is no self-check {question!r}.{did_you_mean(question, QUESTIONS)} The self-checks "
+                            f"are {', '.join(QUESTIONS)}; each notebook's cell names its own")
     if answer is None or not str(answer).strip():
         return Feedback(None, "Write your answer in place of None and run the cell again.", q.text)
     # The whole answer, and, for an answer followed by its reason ("two, one in the pod and one on the

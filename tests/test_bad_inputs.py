@@ -43,7 +43,8 @@ BAD = {
                           lambda c: c.remove_service(3)),
     "with_plugin unknown setting": (Config, "with_plugin() does not take 'foo': it takes the ranges and settings of "
                                             "Cluster.aks", lambda c: c.with_plugin("azure-cni", foo=1)),
-    "with_plugin nodes=": (Config, "nodes and pods stay as they are", lambda c: c.with_plugin("azure-cni", nodes=3)),
+    "with_plugin nodes=": (Config, "To change the number of nodes, use .add_node(count)",
+                           lambda c: c.with_plugin("azure-cni", nodes=3)),
     "bridge mode on kubenet": (Config, "switch with .with_plugin('azure-cni', cni_mode='bridge')",
                                lambda c: c.with_cni_mode("bridge")),
     "aks bridge mode on kubenet": (Config, "use plugin='azure-cni' or leave cni_mode out",
@@ -111,7 +112,7 @@ BAD = {
                                      "not None; use [] for none", lambda c: kp.render("iptables", None, [], CFG)),
     "ProxyConfig node_ips=None": (Config, "node_ips is the node's addresses, such as ['10.224.0.4'], not None",
                                   lambda c: kp.ProxyConfig(node_name="a", node_ips=None)),
-    "quiz unknown question": (NotFound, "there is no self-check '99-nothing'",
+    "quiz unknown question": (NotFound, "The self-checks are 01-loopback, 01-gateway",
                               lambda c: nl.quiz.check("99-nothing", "x")),
 }
 

@@ -149,8 +149,8 @@ def test_the_printed_form_names_the_kind(c):
     ("destination", "svc:kube-dns", nl.NotFoundError, "It is in namespace kube-system: write 'kube-system/kube-dns'"),
     ("destination", "kube-system/bogus", nl.NotFoundError, "there is no pod 'bogus' in namespace kube-system"),
     ("destination", "pod:bogus", nl.NotFoundError, "unknown destination 'bogus'"),
-    ("destination", "api-0:0", nl.ConfigError, "the port in 'api-0:0' 0 is not a port: a port is a whole number "
-                                               "from 1 to 65535"),
+    ("destination", "api-0:0", nl.ConfigError, "'api-0:0' ends in port 0, which is not a port: a port is a whole "
+                                               "number from 1 to 65535"),
     ("destination", "10.224.0.4:70000", nl.ConfigError, "a port is a whole number from 1 to 65535"),
     ("destination", "bogus:80", nl.NotFoundError, "unknown destination 'bogus'"),
     ("destination", "localhost:80", nl.NotFoundError, "unknown destination 'localhost'"),

@@ -330,9 +330,12 @@ class Cluster:
         plugin = ipam.parse_plugin(plugin)
         unknown = sorted(set(settings) - set(_AKS_SETTINGS))
         if unknown:
-            raise ConfigError(f"with_plugin() does not take {unknown[0]!r}: it takes the ranges and settings of "
-                              f"Cluster.aks ({', '.join(_AKS_SETTINGS)}); nodes and pods stay as they are"
-                              + did_you_mean(unknown[0], _AKS_SETTINGS))
+            key = unknown[0]
+            hint = (" To change the number of nodes, use .add_node(count), or start again with "
+                    "Cluster.aks(plugin, nodes=...)." if key in ("nodes", "node_count", "pods_per_node") else
+                    did_you_mean(key, _AKS_SETTINGS))
+            raise ConfigError(f"with_plugin() does not take {key!r}: it takes the ranges and settings of "
+                              f"Cluster.aks ({', '.join(_AKS_SETTINGS)}); nodes and pods stay as they are.{hint}")
         cfg = self.config
         kwargs: dict[str, Any] = dict(
             name=cfg.name, resource_group=cfg.resource_group, location=cfg.location,

@@ -394,7 +394,10 @@ def new_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
                                "such as ['203.0.113.0/25']")
     if ports is None:
         raise ServiceError(f"{where}: spec.ports: Required value; a Service needs at least one port, e.g. ports=[80]")
-    port_dicts = normalise_ports(ports)
+    try:
+        port_dicts = normalise_ports(ports)
+    except ServiceError as err:  # say which Service, as the other checks do
+        raise ServiceError(f"{where}: {err}") from None
     cfg = cluster.config
     taken_ips = {e.cluster_ip for e in cluster.service_records()}
     if cluster_ip is None:

@@ -897,7 +897,7 @@ def check_config(cfg: object) -> "ProxyConfig":
     """The node's settings must be a :class:`ProxyConfig`."""
     if not isinstance(cfg, ProxyConfig):
         raise ConfigError(
-            f"cfg must be kp.ProxyConfig(node_name=..., node_ips=[...], ...), not {type(cfg).__name__}; "
+            f"cfg must be kp.ProxyConfig(node_name=..., node_ips=[...], ...), not {cfg!r}; "
             "it tells kube-proxy which node it runs on"
         )
     return cfg

@@ -236,7 +236,8 @@ def _destination(cluster: "Cluster", raw: str, text: Any) -> Peer:
         peer = _destination(cluster, prefix + host, text)
         port = int(port_text)
         if not 1 <= port <= 65535:
-            raise ConfigError(f"the port in {text!r} {port!r} is not a port: a port is a whole number from 1 to 65535")
+            raise ConfigError(f"{text!r} ends in port {port!r}, which is not a port: a port is a whole number from 1 "
+                              "to 65535")
         if peer.kind is Kind.NODE:
             for entry in _service_entries(cluster):
                 if any(p.node_port == port for p in entry.spec.ports):
