@@ -179,3 +179,13 @@ def test_the_private_name_test_catches_a_read():
             return cluster._nodes            # caught
     ''')
     assert _private_reads(sample) == ["line 8: a._x", "line 10: cluster._nodes"]
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject lists packages by name: a new subpackage left out would be missing from the install."""
+    import re
+
+    listed = set(re.findall(r'"(netlab[\w.]*)"', re.search(r"packages = \[([^\]]*)\]",
+                                                          (ROOT / "pyproject.toml").read_text()).group(1)))
+    found = {m for m, path in MODULES.items() if path.name == "__init__.py"}
+    assert found <= listed, f"add to pyproject.toml's packages: {sorted(found - listed)}"
