@@ -206,3 +206,13 @@ def test_a_range_netlab_widened_is_recomputed_on_a_plugin_switch_and_a_chosen_on
     assert str(chosen.with_plugin("kubenet").config.subnet_cidr) == "10.225.0.0/16"
     pods = nl.Cluster.aks("kubenet", nodes=300)  # 300 /24s do not fit the default /16 pod CIDR
     assert pods.config.widened == {"pod_cidr"} and str(pods.config.pod_cidr) == "10.244.0.0/15"
+
+
+def test_a_plugin_switch_keeps_each_pods_age_and_a_round_trip_gives_the_same_cluster(kubenet2):
+    c = kubenet2.add_pod("late", node=0)
+    switched = c.with_plugin("azure-cni")
+    assert [(p.name, p.seq) for p in switched.pod_records()] == [(p.name, p.seq) for p in c.pod_records()]
+    ages = lambda x: [line.split()[4] for line in x.kubectl_get_pods().splitlines()[1:]]  # noqa: E731
+    assert ages(switched) == ages(c)
+    assert switched.with_plugin("kubenet") == c
+    assert c.with_plugin("kubenet") == c

@@ -194,12 +194,14 @@ class Cluster:
             for n in range(nodes):
                 keys = []
                 base = int(ipam.pod_ip(cfg, n, 0))
-                for slot, (key, containers, labels) in enumerate(placements[n] if n < len(placements) else ()):
-                    pod_map[key] = Pod(key[1], key[0], n, addr(base + slot), containers, labels, seq)
+                for slot, place in enumerate(placements[n] if n < len(placements) else ()):
+                    key, containers, labels = place[:3]
+                    made = place[3] if len(place) > 3 else seq  # a rebuilt pod keeps its place in the clock
+                    pod_map[key] = Pod(key[1], key[0], n, addr(base + slot), containers, labels, made)
                     for label in labels:
                         by_label.setdefault((key[0], *label), set()).add(key)
                     keys.append(key)
-                    seq += 1
+                    seq = max(seq, made) + 1
                 node_map[n] = cls._make_node(cfg, n, tuple(keys))
             return cls(cfg, nodes, HashTrieMap(node_map), HashTrieMap(pod_map), seq,
                        services.default_services(cfg),
@@ -352,7 +354,7 @@ class Cluster:
         new_cfg = dataclasses.replace(ipam.make_config(plugin, nodes=self.node_count, **kwargs),
                                       proxy_mode=cfg.proxy_mode)
         placements = [
-            [(k, self._pods[k].containers, self._pods[k].labels)
+            [(k, self._pods[k].containers, self._pods[k].labels, self._pods[k].seq)
              for k in sorted(self._nodes[n].pods, key=lambda k: self._pods[k].seq)]
             for n in range(self.node_count)
         ]
@@ -364,7 +366,8 @@ class Cluster:
                     "max_pods or spread the pods over more nodes"
                 )
         rebuilt = Cluster._build(new_cfg, self.node_count, placements)
-        return dataclasses.replace(rebuilt, _services=services.rehome(self._services, cfg, new_cfg))
+        return dataclasses.replace(rebuilt, _services=services.rehome(self._services, cfg, new_cfg),
+                                   _next_seq=self._next_seq)
 
     # ----------------------------------------------------------------- services
     def add_service(
