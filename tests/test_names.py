@@ -148,7 +148,8 @@ def test_the_printed_form_names_the_kind(c):
     ("destination", "svc:nope", nl.NotFoundError, "there is no Service 'nope' in namespace default."),
     ("destination", "svc:kube-dns", nl.NotFoundError, "It is in namespace kube-system: write 'kube-system/kube-dns'"),
     ("destination", "kube-system/bogus", nl.NotFoundError, "there is no pod 'bogus' in namespace kube-system"),
-    ("destination", "pod:bogus", nl.NotFoundError, "unknown destination 'bogus'"),
+    ("destination", "pod:bogus", nl.NotFoundError, "there is no pod 'bogus' in namespace default"),
+    ("destination", "pod:vnet-vm", nl.NotFoundError, "there is no pod 'vnet-vm' in namespace default"),
     ("destination", "api-0:0", nl.ConfigError, "'api-0:0' ends in port 0, which is not a port: a port is a whole "
                                                "number from 1 to 65535"),
     ("destination", "10.224.0.4:70000", nl.ConfigError, "a port is a whole number from 1 to 65535"),

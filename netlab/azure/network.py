@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass
 
 from ..model.types import AzureRoute, ClusterConfig, IPv4Address, Node
@@ -35,6 +36,13 @@ from ..model.routing import format_table
 #: ("None") unless the VNet, a peering or a gateway covers them, and the internet routes none of them.
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                                           "100.64.0.0/10"))
+
+
+def is_private(ip: IPv4Address) -> bool:
+    """Whether ``ip`` is in one of :data:`PRIVATE_RANGES` (not routed on the internet)."""
+    return any(ip in net for net in PRIVATE_RANGES)
+
+
 INTERNET_HOST = ipaddress.IPv4Address("198.51.100.7")  # RFC 5737 documentation range
 #: What ``cluster.run(on=...)`` accepts besides nodes and pods: the hosts, and the on-premises router.
 HOST_NAMES = ("internet", "vnet-vm", "peered-vm", "onprem-host", "onprem-router")
@@ -85,6 +93,7 @@ def host_for_ip(cfg: ClusterConfig, ip: IPv4Address) -> Host:
     return Host(str(ip), ip, "internet")
 
 
+@lru_cache(maxsize=64)  # one tuple per settings: callers cache tables by the tuple's identity
 def system_routes(cfg: ClusterConfig) -> tuple[AzureRoute, ...]:
     """The node subnet's system routes: the VNet, the peering, the VPN gateway, the internet, and
     the private ranges Azure drops (shadowed, "Invalid", where one of the others covers them)."""
@@ -110,6 +119,7 @@ def vnet_routes(cfg: ClusterConfig, udr: tuple[AzureRoute, ...] = ()) -> tuple[A
     return system_routes(cfg) + udr
 
 
+@lru_cache(maxsize=64)
 def peered_routes(cfg: ClusterConfig) -> tuple[AzureRoute, ...]:
     """The effective routes of a VM in the peered VNet: its own space, the peering, the internet."""
     return (

@@ -804,13 +804,6 @@ class Cluster:
             hit = self._derived.effective_tables[id(routes)] = (*azurenet.effective_table(routes), routes)
         return hit[0], hit[1]
 
-    def effective_route_line(self, route: AzureRoute) -> str:
-        """The row of :meth:`effective_routes` (or of a peer's table) that holds ``route``."""
-        table = self.vnet_routes()
-        if route not in table:
-            table = (route,)
-        return self._effective_table(table)[1][route]
-
     def route_table_line(self, route: AzureRoute) -> str:
         """The row of :meth:`azure_route_table` that holds ``route``."""
         lines = self._derived.udr_lines

@@ -141,13 +141,6 @@ class Peer:
 
 
 # --------------------------------------------------------------------------- what the resolver reads
-def _pod_or_none(cluster: "Cluster", name: str) -> Pod | None:
-    """The pod ``name`` of namespace default, or None; a miss costs nothing (no suggestions are made)."""
-    # Cluster has no public lookup that misses cheaply (cluster.pods[...] builds a did-you-mean over every
-    # pod); this one read of its pod map goes when it has one.
-    return cluster.find_pod(name)
-
-
 def _service_or_none(cluster: "Cluster", text: str) -> "ServiceEntry | None":
     ns, _, nm = text.rpartition("/") if "/" in text else ("default", "", text)
     key = nm if ns == "default" else f"{ns}/{nm}"
@@ -180,8 +173,8 @@ def source(cluster: "Cluster", text: Any) -> Peer:
     raw = str(text).strip()
     ip = _address(raw)
     if ip is None:
-        pod_first = raw.startswith("pod:")
-        return _named(cluster, raw[4:] if pod_first else raw, "source", pod_first)
+        pod_only = raw.startswith("pod:")
+        return _named(cluster, raw[4:] if pod_only else raw, "source", pod_only)
     owners = cluster.owners(ip)
     if len(owners) > 1:
         where = ", ".join(f"{p.name} on {cluster.nodes[p.node].name}" for p in owners)
@@ -252,7 +245,7 @@ def _destination(cluster: "Cluster", raw: str, text: Any) -> Peer:
             cluster.services[body]  # raises NotFoundError, with where the Service is or what was meant
     ip = _address(body)
     if ip is None:
-        return _named(cluster, body, "destination", pod_first=prefix == "pod:")
+        return _named(cluster, body, "destination", pod_only=prefix == "pod:")
     for entry in _service_entries(cluster):
         spec = entry.spec
         if ip in spec.load_balancer_ips:
@@ -267,12 +260,13 @@ def _destination(cluster: "Cluster", raw: str, text: Any) -> Peer:
     return Peer(Kind.ADDRESS, ip)
 
 
-def _named(cluster: "Cluster", text: str, role: str, pod_first: bool = False) -> Peer:
-    """A host, pod or node by name, in that order (the pod first after ``pod:``)."""
-    named = hosts(cluster.config)
-    pod = _pod_or_none(cluster, text) if "/" not in text else None
-    if pod is not None and pod_first:
+def _named(cluster: "Cluster", text: str, role: str, pod_only: bool = False) -> Peer:
+    """A host, pod or node by name, in that order; after ``pod:``, a pod and nothing else."""
+    if pod_only:
+        pod = cluster.pod_record(text)  # a NotFoundError that names the pods, or where the name is
         return Peer(Kind.POD, pod.ip, pod=pod)
+    named = hosts(cluster.config)
+    pod = cluster.find_pod(text) if "/" not in text else None
     if text in named:
         return Peer(Kind.HOST, named[text].ip, host=named[text])
     if "/" in text:

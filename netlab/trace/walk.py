@@ -52,7 +52,7 @@ from . import names
 from ..model import naming
 from ..errors import ConfigError, NotFoundError
 from ..model.types import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
-from ..azure.network import Host, host_for_ip, overlay_node, peered_routes, system_routes
+from ..azure.network import Host, host_for_ip, is_private, overlay_node, peered_routes, system_routes
 from ..model.routing import lookup
 from ..text.tools import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
 
@@ -618,7 +618,7 @@ class _Walk:
             self.hop(place, pkt, line, f"{pkt.dst} is in the VNet's address space{note_where}", via=from_)
             raise _Drop(f"no NIC in the VNet has the address {pkt.dst}")
         if kind == "Internet":
-            if self.reply_of is None and pkt.src.is_private:
+            if self.reply_of is None and is_private(pkt.src):
                 new = dataclasses.replace(pkt, src=OUTBOUND_PUBLIC_IP)
                 nat = Nat("SNAT", (pkt.src, pkt.sport), (OUTBOUND_PUBLIC_IP, pkt.sport),
                           by="the cluster load balancer's outbound public IP")
@@ -722,8 +722,9 @@ class _Walk:
         if isinstance(self.target, ServiceTarget) and self.target.via == "load balancer":
             return self.azure_lb(host, pkt)
         if host.kind == "internet":
-            if pkt.dst.is_private:
-                self.hop(place, pkt, default, "private addresses (RFC 1918) are not routed on the internet",
+            if is_private(pkt.dst):
+                self.hop(place, pkt, default, "private addresses (RFC 1918, and 100.64.0.0/10) are not routed on "
+                         "the internet",
                          out="eth0")
                 raise _Drop(
                     f"{pkt.dst} is a private address, reachable only inside Azure: nothing on the internet "
@@ -761,7 +762,7 @@ class _Walk:
                               "VM's NIC in the VNet shows)")
         self.hop(rplace, pkt, Line(str(r), "ip route", "onprem-router"),
                  f"only {cfg.vnet_cidr} goes through the VPN tunnel", into="lan0", out=r.dev)
-        raise _Drop(self.none_reason(pkt.dst, False) if pkt.dst.is_private else
+        raise _Drop(self.none_reason(pkt.dst, False) if is_private(pkt.dst) else
                     f"{pkt.dst} is not reachable from on premises")
 
 
