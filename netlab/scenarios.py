@@ -198,7 +198,7 @@ def hairpin_repro(hairpin_mode: bool = False) -> Cluster:
 def with_variant(cluster: Cluster, variant: str) -> Cluster:
     """``cluster`` under a plugin as the kernel check names it (``azure-cni-bridge``: Azure CNI in
     bridge mode; ``azure-cni``: in transparent mode). Always re-addressed, also under its own plugin
-    (which renumbers the pods node by node)."""
+    (pods keep their ages; addresses follow the plugin's IPAM)."""
     if variant == "azure-cni-bridge":
         return cluster.with_plugin("azure-cni", cni_mode="bridge")
     if variant == "azure-cni":

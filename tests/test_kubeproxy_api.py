@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 
 from netlab.errors import ConfigError, ServiceError
-from netlab.kubeproxy import api
+from netlab.kubeproxy import api, modes
 
 CFG = api.ProxyConfig(node_name="node-a", node_ips=["10.224.0.4"], cluster_cidr="10.244.0.0/16")
 
@@ -343,6 +343,6 @@ def test_localhost_nodeports_need_loopback_in_nodeport_addresses():
 
 
 def test_unknown_mode_is_named():
-    assert api.check_mode("ipvs") == "ipvs"  # rendered since the IPVS and userspace modules landed
+    assert modes.check_mode("ipvs") == "ipvs"  # rendered since the IPVS and userspace modules landed
     with pytest.raises(ConfigError, match="Did you mean 'iptables'"):
-        api.check_mode("iptable")
+        modes.check_mode("iptable")

@@ -677,7 +677,7 @@ def test_walk_node_reroutes_after_ipvs_and_runs_postrouting():
 
 
 def test_ipvs_mode_is_listed_and_renders_all_its_forms():
-    assert "ipvs" in kp.api.PROXY_MODES
+    assert "ipvs" in kp.modes.PROXY_MODES
     for form in ("ipvsadm", "ipset", "iptables", "restore"):
         assert kp.render("ipvs", SERVICES, SLICES, CFG, form=form).endswith("\n")
     with pytest.raises(ConfigError, match="Did you mean 'ipset'"):

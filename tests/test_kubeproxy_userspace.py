@@ -262,7 +262,7 @@ def test_traffic_to_other_addresses_is_left_alone():
 
 
 def test_userspace_mode_renders_its_two_forms_and_refuses_others():
-    assert "userspace" in kp.api.PROXY_MODES
+    assert "userspace" in kp.modes.PROXY_MODES
     assert kp.render("userspace", SERVICES, SLICES, CFG, form="proxy").startswith("SERVICE PORT")
     with pytest.raises(ConfigError, match="Did you mean 'proxy'"):
         kp.render("userspace", SERVICES, SLICES, CFG, form="proxies")

@@ -6,34 +6,6 @@ bridge rules) for kubenet, Azure CNI (transparent and bridge mode), Azure CNI Ov
 ``crictl`` lists them (:mod:`.runtime`).
 """
 
-from .dataplane import (  # noqa: F401 - netlab.cni.<name> stays the public path
-    WIRESERVER,
-    IMDS,
-    LINK_GATEWAY,
-    LOOPBACK,
-    AZURE_HOST_VETH_MAC,
-    BridgeRule,
-    NodeDataplane,
-    PodDataplane,
-    bridge_name,
-    routed_pods,
-    host_veth_name,
-    pod_slot,
-    host_veth_ifindex,
-    pod_eth0_ifindex,
-    subnet_gateway,
-    non_masquerade_cidrs,
-    MASQ_AGENT_CHAIN,
-    nat_rules,
-    DEDUP_CHAIN,
-    port_hairpin,
-    dedup_rules,
-    node_dataplane,
-    pod_dataplane,
-    VETH_QUEUES,
-    bridge_id,
-    gc_timer,
-    format_ip_link,
-    format_bridge_link,
-    format_ebtables,
-)
+from .dataplane import NodeDataplane, PodDataplane, node_dataplane, pod_dataplane
+
+__all__ = ["NodeDataplane", "PodDataplane", "node_dataplane", "pod_dataplane"]

@@ -11,10 +11,13 @@ kube-proxy settings, and get back
 * :func:`rules` - the rule data that text is printed from;
 * :func:`trace_flow` - where one packet goes through those very rules.
 
-Modules: :mod:`.api` reads and checks the objects, :mod:`.naming` owns the chain-name
-hashing, :mod:`.iptables` writes iptables mode's rules, :mod:`.nftables` nftables mode's
-table (on :mod:`.nft`, nftables as data), :mod:`.flow` traces packets;
-:mod:`netlab.model.netfilter` holds the generic rule types and the evaluator.
+Modules: :mod:`.modes` is the registry of modes (which module implements each, its printed
+forms and node views) and loads a mode's module on first use; :mod:`.api` reads and checks the
+objects, :mod:`.naming` owns the chain-name hashing; :mod:`.iptables`, :mod:`.nftables` (on
+:mod:`.nft`, nftables as data), :mod:`.ipvs` and :mod:`.userspace` write each mode's rules;
+:mod:`.engine` walks a packet through them and :mod:`.flow` traces a flow; :mod:`.cost` counts
+what each mode writes and examines. :mod:`netlab.model.netfilter` holds the generic rule types and
+the evaluator.
 
 Taught in ``notebooks/07-services.ipynb``.
 
@@ -174,6 +177,5 @@ def render(
         'table ip kube-proxy {'
     """
     rec = modes.record(mode)
-    if form is not None and form not in rec.forms:
-        rec.render(None, form)  # raises the error that lists the mode's forms
+    rec.check_form(form)  # before building: a wrong form costs nothing
     return rec.render(rec.build(services, slices, cfg), form, with_jumps)

@@ -1159,12 +1159,3 @@ def _check_node_ports(infos: Sequence[ServicePortInfo]) -> None:
                     "every NodePort is open on every node, so two Services cannot share one: pick another"
                 )
             owner[key] = here
-
-
-def __getattr__(name: str) -> Any:
-    # The list of modes is the registry's (netlab.kubeproxy.modes); read it there.
-    if name in ("PROXY_MODES", "check_mode"):
-        from . import modes
-
-        return getattr(modes, name)
-    raise AttributeError(f"module 'netlab.kubeproxy.api' has no attribute {name!r}")

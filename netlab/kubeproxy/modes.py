@@ -51,7 +51,6 @@ class ModeRecord:
     Attributes:
         mode: the mode.
         module: the module that implements it (``build``, ``built_mode`` and the printers).
-        status: where the mode stands upstream, for the learner.
         forms: printer by form name, the default first.
         views: node view (the :class:`netlab.cluster.NodeView` method, which ``cluster.run`` calls
             for the command) -> ``(form that prints it, the tool as a message names it)``.
@@ -62,7 +61,6 @@ class ModeRecord:
 
     mode: ProxyMode
     module: str
-    status: str
     forms: Mapping[str, Printer]
     views: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     iptables_save: str | None = None
@@ -85,13 +83,18 @@ class ModeRecord:
         """The mode set up on one node, as an engine."""
         return self.load().built_mode(services, slices, cfg)
 
-    def render(self, sync: Any, form: str | None = None, with_jumps: bool = True) -> str:
-        """``sync`` printed in ``form`` (the default form if ``None``)."""
+    def check_form(self, form: str | None) -> str:
+        """``form``, or the default form for ``None``; a :class:`ConfigError` listing the forms otherwise."""
         form = form or next(iter(self.forms))
         if form not in self.forms:
             shown = ", ".join(f"{f!r} ({p.shows})" for f, p in self.forms.items())
             raise ConfigError(f"{self.name} mode prints form {shown}; not {form!r}."
                               + did_you_mean(str(form), self.forms))
+        return form
+
+    def render(self, sync: Any, form: str | None = None, with_jumps: bool = True) -> str:
+        """``sync`` printed in ``form`` (the default form if ``None``)."""
+        form = self.check_form(form)
         printer = self.forms[form]
         function = getattr(self.load(), printer.function)
         return function(sync, with_jumps=with_jumps) if printer.with_jumps else function(sync)
@@ -108,17 +111,17 @@ _IPTABLES_RESTORE = "the iptables-restore input kube-proxy writes"
 #: The modes, in the order errors and menus list them.
 MODES: dict[str, ModeRecord] = {
     "iptables": ModeRecord(
-        ProxyMode.IPTABLES, "netlab.kubeproxy.iptables", "the default on Linux",
+        ProxyMode.IPTABLES, "netlab.kubeproxy.iptables",
         {"restore": Printer("render_restore", _IPTABLES_RESTORE, with_jumps=True),
          "save": Printer("render_save", "what iptables-save prints")},
         iptables_save="render_save"),
     "nftables": ModeRecord(
-        ProxyMode.NFTABLES, "netlab.kubeproxy.nftables", "GA in v1.33",
+        ProxyMode.NFTABLES, "netlab.kubeproxy.nftables",
         {"transaction": Printer("render_transaction", "the nft -f input kube-proxy writes"),
          "list": Printer("render_list", "what nft list table prints")},
         views={"nft_list": ("list", "nft list table ip kube-proxy")}, nft_input="transaction"),
     "ipvs": ModeRecord(
-        ProxyMode.IPVS, "netlab.kubeproxy.ipvs", "deprecated in v1.35",
+        ProxyMode.IPVS, "netlab.kubeproxy.ipvs",
         {"ipvsadm": Printer("render_ipvsadm", "ipvsadm -Ln"),
          "ipset": Printer("render_ipset", "ipset save"),
          "iptables": Printer("render_save", "iptables-save"),
@@ -126,7 +129,7 @@ MODES: dict[str, ModeRecord] = {
         views={"ipvsadm": ("ipvsadm", "ipvsadm -Ln"), "ipset_list": ("ipset", "ipset")},
         iptables_save="render_save"),
     "userspace": ModeRecord(
-        ProxyMode.USERSPACE, "netlab.kubeproxy.userspace", "removed in v1.26",
+        ProxyMode.USERSPACE, "netlab.kubeproxy.userspace",
         {"iptables": Printer("render_save", "iptables-save of its chains"),
          "proxy": Printer("render_proxy", "its proxy sockets")},
         views={"kube_proxy_ports": ("proxy", "kube-proxy's proxy ports")}, iptables_save="render_save"),

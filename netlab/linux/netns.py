@@ -4,12 +4,13 @@
 and rules, all read from the model (nothing is re-derived here), and removes them on
 exit::
 
-    from netlab import linux, linux_check
+    from netlab import linux
+    from netlab.linux import agreement
 
     with linux.realise(c) as lab:               # root, iproute2, iptables, nftables
         print(lab.ip_route("web-0"))            # the kernel's own `ip route` in the pod
         checks = lab.check([linux.Flow("client", "web")])  # real connections, compared with traces
-    report = linux_check.run_all()              # every scenario and 200 random flows per mode
+    report = agreement.run_all()              # every scenario and 200 random flows per mode
 
 What is created (``<p>`` is a per-run prefix, ``nl`` and 6 hex digits, e.g. ``nl3fa9c1``):
 
@@ -253,11 +254,6 @@ def require(proxy_mode: str = "iptables") -> None:
     if proxy_mode == "userspace":
         raise EnvironmentUnavailableError(
             "userspace mode is not realised: kube-proxy removed it in Kubernetes 1.26")
-    if proxy_mode == "nftables":
-        from ..kubeproxy import api as kapi
-
-        if "nftables" not in kapi.PROXY_MODES:
-            raise EnvironmentUnavailableError("nftables mode is not realised: netlab does not render it yet")
 
 
 _IPT_FEATURES = {
