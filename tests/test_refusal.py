@@ -14,7 +14,7 @@ from types import MappingProxyType
 import pytest
 
 import netlab as nl
-from netlab.kubeproxy import engine as engine_module
+from netlab.trace import walk as walk_module
 from netlab.kubeproxy.engine import Chained, IptablesEngine, walk_node
 from netlab.kubeproxy.nft import NftEngine, NftRuleset
 from netlab.kubeproxy.nft import Rule as NftRule
@@ -64,7 +64,7 @@ def passes(monkeypatch):
         seen.extend(out)
         return out
 
-    monkeypatch.setattr(engine_module, "walk_node", spy)
+    monkeypatch.setattr(walk_module, "walk_node", spy)  # the walk's own reference: the call site
     return seen
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import naming
 from ..model.routing import format_table
+from ..k8s.services import endpoint_slices
 
 if TYPE_CHECKING:
     from ..cluster.core import Cluster
@@ -115,7 +116,6 @@ def healthy_nodes(cluster: "Cluster", rule: LbRule) -> list[tuple[Any, bool, str
     probe = rule.probe
     out = []
     endpoints_by_node: dict[str, int] = {}
-    from ..k8s.services import endpoint_slices
 
     for sl in endpoint_slices(cluster, entry):
         for ep in sl["endpoints"]:

@@ -29,6 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CommandError, ConfigError, NetlabError, NotFoundError, did_you_mean
 from ..text.formats import ToolText
+from ..azure.network import HOST_NAMES
+from ..azure.network import hosts, peered_routes, system_routes
+from ..cni import dataplane as cni
+from ..model import naming
+from ..model.routing import format_ip_route
+from ..model.types import Interface, IPv4Interface
 
 if TYPE_CHECKING:
     from .core import Cluster
@@ -54,7 +60,6 @@ def _where_kind(cluster: "Cluster", on: Any) -> tuple[str, Any]:
     """``("node", index)``, ``("pod", Pod)``, ``("host", name)`` or ``("anywhere", None)``: where ``on``
     names, read as a trace reads its source (:mod:`netlab.trace.names`), plus the on-premises router."""
     from ..trace.names import Kind, source
-    from ..azure.network import HOST_NAMES
 
     if on is None:
         return "anywhere", None
@@ -97,8 +102,6 @@ def _traces(after: Any) -> list:
 
 # --------------------------------------------------------------------------- the views, by where they run
 def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]]:
-    from ..cni import dataplane as cni
-    from ..model import naming
     from ..text import tools as views
 
     node = c.nodes[n]
@@ -220,7 +223,6 @@ def _pod_views(c: "Cluster", pod: Any) -> dict[str, Callable[[], str]]:
     def neigh() -> str:
         if pdp.gateway is None:
             return ""
-        from ..cni import dataplane as cni
 
         node_dp = c.node_dataplane(pod.node)
         if pdp.gateway == cni.LINK_GATEWAY:
@@ -240,9 +242,6 @@ def _pod_views(c: "Cluster", pod: Any) -> dict[str, Callable[[], str]]:
 
 def _host_views(c: "Cluster", name: str) -> dict[str, Callable[[], str]]:
     from ..text import tools as views
-    from ..model.types import Interface, IPv4Interface
-    from ..model.routing import format_ip_route
-    from ..azure.network import hosts, peered_routes, system_routes
 
     table: dict[str, Callable[[], str]] = {"ip route": lambda: format_ip_route(c.host_routes(name))}
     if name != "onprem-router":

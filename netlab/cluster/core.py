@@ -53,6 +53,7 @@ from ..model.types import (
 )
 
 from .views import NodesView, PodsView, ServicesView
+from ..errors import ServiceError
 
 if TYPE_CHECKING:
     from ..model import images
@@ -402,7 +403,6 @@ class Cluster:
             # Without this, a learner's `node_port=30080` would meet Python's bare TypeError.
             import inspect
 
-            from ..errors import ServiceError
 
             key = sorted(unknown)[0]
             known = [k for k in inspect.signature(Cluster.add_service).parameters if k not in ("self", "unknown")]

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ServiceError
 from ..kubeproxy import api
 from ..model.types import IPv4Address, Pod
+from ..errors import DuplicateError
 
 if TYPE_CHECKING:
     from ..cluster.core import Cluster
@@ -363,7 +364,6 @@ def new_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
                 load_balancer_source_ranges: Sequence[str] | None, external_ips: Sequence[str] | None) -> ServiceEntry:
     """The Service :meth:`netlab.Cluster.add_service` adds to ``cluster``, checked and with its
     addresses and ports allocated (the cluster itself is not changed)."""
-    from ..errors import DuplicateError
 
     where = f"Service {namespace}/{name}"
     if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS1123_LABEL.match(namespace):

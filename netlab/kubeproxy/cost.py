@@ -74,6 +74,8 @@ from ..text.formats import ToolText
 from ..model.netfilter import Context, Packet
 from .api import ProxyConfig, parse_endpoint_slice, parse_service
 from .modes import check_mode
+from .modes import engine_for
+from .modes import record
 
 #: Published measurements, with their source and whether netlab's sources confirm them.
 PUBLISHED = (
@@ -156,7 +158,6 @@ def _parsed(services: int, endpoints: int, moved: int | None = None) -> tuple[tu
 @lru_cache(maxsize=4)
 def _built(mode: str, services: int, endpoints: int, moved: int | None = None):
     """The mode built for the benchmark's node: its engine (for packets) and its sync (``extra``, for text)."""
-    from .modes import engine_for
 
     return engine_for(mode, *_parsed(services, endpoints, moved), _CFG)
 
@@ -164,7 +165,6 @@ def _built(mode: str, services: int, endpoints: int, moved: int | None = None):
 @lru_cache(maxsize=12)  # texts of 2,000 Services run to megabytes: keep a few
 def _render(mode: str, form: str, services: int, endpoints: int, moved: int | None = None) -> str:
     """The mode's text for the benchmark (``moved``: after that Service's last endpoint was replaced)."""
-    from .modes import record
 
     return record(mode).render(_built(mode, services, endpoints, moved).extra, form, with_jumps=False)
 

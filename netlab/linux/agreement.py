@@ -38,7 +38,7 @@ import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..trace import names
 from .. import scenarios as sc
@@ -46,9 +46,8 @@ from ..errors import NetlabError
 from .netns import Flow, Observation, lb_node_of, pods_by_key, realise
 from ..model.types import Container, ContainerPort, Verdict
 from ..scenarios import with_variant
-
-if TYPE_CHECKING:
-    from ..cluster.core import Cluster
+from ..cluster.core import Cluster
+from ..model import images
 
 ANSWERED, REFUSED, SILENT = "answered", "refused", "no answer"
 VARIANTS = ("kubenet", "azure-cni", "azure-cni-bridge", "azure-cni-overlay", "none")
@@ -361,7 +360,6 @@ def _self_hairpin_cases(variant: str) -> list[Case]:
     """A pod reaching itself through its own Service (one endpoint: itself), by ClusterIP and by its node's
     NodePort, with the node image whose kernel behaves as the running one; on kubenet once with AKS's bridge
     (hairpin off) and once with hairpin on."""
-    from ..model import images
 
     matching = images.matching_image()
     c = sc.self_hairpin(matching.name if matching else None, variant)
@@ -394,7 +392,6 @@ _APPS = {
 
 def random_case(rng: random.Random, index: int, flows: int, mode: str = "iptables") -> Case:
     """A random small cluster (2-3 nodes, 1-3 pods each, a few Services) and random flows."""
-    from ..cluster.core import Cluster
 
     variant = rng.choice(VARIANTS)
     nodes = rng.randint(2, 3)

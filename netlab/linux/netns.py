@@ -118,6 +118,9 @@ from .. import scenarios
 from ..azure.network import PRIVATE_RANGES
 from ..errors import EnvironmentUnavailableError, NetlabError, NotFoundError
 from ..model.types import Interface, Plugin, Pod, Route
+from ..azure.network import hosts
+from ..kubeproxy.modes import record
+from ..model import images
 
 if TYPE_CHECKING:
     from ..cluster.core import Cluster
@@ -339,7 +342,6 @@ def self_hairpin_support(release: str | None = None) -> tuple[bool, str]:
     """
     import platform
 
-    from ..model import images
 
     release = platform.release() if release is None else release
     img = images.matching_image(release)
@@ -533,7 +535,6 @@ def proxy_rules(cluster: "Cluster", n: int) -> tuple[str, str | None]:
     registry in :mod:`netlab.kubeproxy.modes` names its ``nft_input`` form) the nft text is the
     transaction kube-proxy sends.
     """
-    from ..kubeproxy.modes import record
 
     save = cluster.nodes[n].iptables_save() + "\n"
     rec = record(cluster.proxy_mode)
@@ -557,7 +558,6 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     ``ebtables``: whether to load AKS's ebtables dedup chain (kubenet); ``None`` means "if the
     command ``ebtables`` is installed". Left out, the plan's ``notes`` say so.
     """
-    from ..azure.network import hosts
     from ..trace.hops import OUTBOUND_PUBLIC_IP
 
     if ebtables is None:
@@ -1217,7 +1217,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'yes' if ok else 'NO ':4} {name:28} {why}")
             return 0
         if args.cmd == "hairpin":
-            from ..model import images
 
             img = images.matching_image()
             for mode in ("iptables", "nftables"):

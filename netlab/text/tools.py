@@ -34,6 +34,7 @@ from collections.abc import Iterable, Sequence
 
 from ..model.types import Interface, IPv4Address, Route
 from ..model.routing import format_table
+from ..model.routing import format_kubectl
 
 AZURE_GATEWAY_MAC = "12:34:56:78:9a:bc"  # the MAC Azure's virtual network answers every ARP request with
 CONNTRACK_VERSION = "1.4.8"
@@ -156,7 +157,6 @@ def outbound_rules(resource_group: str, rule: str, pool: str) -> str:
 
 def node_pod_cidrs(rows: Sequence[tuple[str, str, str]]) -> str:
     """``kubectl get nodes -o custom-columns=NAME:.metadata.name,POD-CIDR:.spec.podCIDR,INTERNAL-IP:...``."""
-    from ..model.routing import format_kubectl
 
     return format_kubectl(("NAME", "POD-CIDR", "INTERNAL-IP"), rows)
 

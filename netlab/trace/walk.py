@@ -81,6 +81,9 @@ from .hops import (
     NODE_POD_CIDRS,
 )
 from .reports import rule_target, key_line, hook_shown, hook_note, endpoint_of, branch_options, refusal_reason
+from ..kubeproxy.engine import walk_node
+from ..model import images
+from ..model.netfilter import Packet as NfPacket
 
 _MAX_HOPS = 32
 
@@ -272,7 +275,6 @@ class _Walk:
         """A frame going back out of the bridge port it came in on (a pod reaching itself through a Service):
         whether it goes depends on the port's hairpin flag, the bridge's promiscuity and the node's kernel
         (:func:`netlab.model.images.self_hairpin`). Returns the reason; raises ``_Drop`` where it times out."""
-        from ..model import images
 
         dp = self.c.node_dataplane(node.index)
         hairpin = cni.port_hairpin(self.cfg, bridge)
@@ -303,8 +305,6 @@ class _Walk:
         the bridge port behind it; ``bridged_out`` names the uplink a bridged frame leaves through
         (Azure CNI bridge mode).
         """
-        from ..kubeproxy.engine import walk_node
-        from ..model.netfilter import Packet as NfPacket
 
         if self.reply_of is not None:
             return self.reply_through_node(node, pkt, came_in, port)
@@ -364,7 +364,6 @@ class _Walk:
     def turns_back(self, node: Node, chosen: Any, came_in: str | None, port: str | None) -> bool:
         """Whether a frame from a pod's bridge port, DNATed to that same pod, fails its hairpin turn: then the
         kernel drops it on the bridge, before FORWARD and POSTROUTING (and conntrack never confirms it)."""
-        from ..model import images
 
         if self.reply_of is not None or port is None or came_in is None or came_in == port:
             return False

@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any
 from ..cni import dataplane as cni
 from ..model import naming
 from ..model.types import Plugin
+from ..cluster.core import Cluster
+from ..compare import compare_plugins
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..cluster.core import Cluster
     from ..trace.hops import Trace
 
 # Okabe-Ito
@@ -81,8 +83,6 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
         ax: an existing Axes to draw into; a new figure is made when ``None``.
         max_nodes, max_pods: larger clusters are summarised ("+N more").
     """
-    from ..cluster.core import Cluster
-    from ..errors import ConfigError
     from ..trace.hops import Trace
 
     if not isinstance(cluster, Cluster):
@@ -327,7 +327,6 @@ def draw_address_use(max_pods: int = 30, nodes: tuple[int, ...] = (5, 10, 25, 50
         >>> fig.axes[0].get_yscale()
         'linear'
     """
-    from ..compare import compare_plugins
 
     rows = {n: {r.plugin: r for r in compare_plugins(n, max_pods).rows} for n in nodes}
     if ax is None:
