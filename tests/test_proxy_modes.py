@@ -78,3 +78,36 @@ def test_affinity_entries_name_the_unknown_endpoint_in_every_mode(mode):
     assert built.affinity_entries("10.244.0.5", ["10.244.1.9:8080"])
     with pytest.raises(nl.NotFoundError, match=r"affinity endpoint '10.244.1.9:8081' is not .*from .*\. Did you mean '10.244.1.9:8080'\?"):
         built.affinity_entries("10.244.0.5", ["10.244.1.9:8081"])
+
+
+# The registry's views reach the learner through cluster.run and the kernel check through
+# netlab.linux.proxy_rules; pinned text, so a wrong record (a wrong form, a swapped printer) fails.
+def _web():
+    return (nl.Cluster.aks("kubenet", nodes=2)
+            .add_pod("web-0", labels={"app": "web"}, containers=[nl.Container("w", ports=[80])])
+            .add_service("web", selector={"app": "web"}, ports=[80]))
+
+
+@pytest.mark.parametrize("mode, command, first_lines", [
+    ("ipvs", "ipvsadm -Ln", ["IP Virtual Server version 1.2.1 (size=4096)", "Prot LocalAddress:Port Scheduler Flags",
+                             "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+                             "TCP  10.0.0.1:443 rr"]),
+    ("ipvs", "ipset list", ["create KUBE-LOOP-BACK hash:ip,port,ip family inet hashsize 1024 maxelem 65536 "
+                            "bucketsize 12 initval 0x3fe31004", "add KUBE-LOOP-BACK 10.244.0.2,tcp:80,10.244.0.2"]),
+    ("nftables", "nft list table ip kube-proxy", ["table ip kube-proxy {", '\tcomment "rules for kube-proxy"']),
+])
+def test_cluster_run_prints_each_modes_view_through_the_registry(mode, command, first_lines):
+    out = _web().with_proxy_mode(mode).run(command, on=0)
+    assert out.splitlines()[:len(first_lines)] == first_lines
+
+
+def test_userspace_proxy_ports_and_the_kernel_checks_nft_input_come_from_the_registry():
+    from netlab.linux import netns
+
+    c = _web()
+    assert c.with_proxy_mode("userspace").nodes[0].kube_proxy_ports().splitlines()[:2] == [
+        "SERVICE PORT                  PROTOCOL  PROXY SOCKET   PORTALS          ENDPOINTS",
+        "default/kubernetes:https      TCP       0.0.0.0:58227  10.0.0.1:443     203.0.113.100:443"]
+    assert netns.proxy_rules(c, 0)[1] is None  # iptables mode writes no nftables
+    assert netns.proxy_rules(c.with_proxy_mode("nftables"), 0)[1].splitlines()[0] == \
+        'add table ip kube-proxy { comment "rules for kube-proxy" ; }'
