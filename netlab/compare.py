@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from .model import ipam
 from .errors import ConfigError
 from .model.types import Plugin
+from .trace.hops import ROUTE_TABLE
 
 PLUGINS = (Plugin.KUBENET, Plugin.AZURE_CNI, Plugin.AZURE_CNI_OVERLAY)
 
@@ -120,7 +121,7 @@ def _traced(plugin: Plugin) -> tuple[bool, bool, bool]:
 
     web = [Container("web", ports=[80])]
     c = Cluster.aks(plugin, nodes=2).add_pod("a", node=0, containers=web).add_pod("b", node=1, containers=web)
-    udr = any(h.decided_by.command.startswith("az network route-table") for h in c.trace("a", "b").hops)
+    udr = any(h.decided_by.command == ROUTE_TABLE for h in c.trace("a", "b").hops)
     peered = c.trace("peered-vm", "b").delivered and c.trace("onprem-host", "b").delivered
     t = c.trace("b", "vnet-vm")
     sees_ip = t.delivered and not t.nat  # no SNAT on the way

@@ -191,24 +191,24 @@ def self_hairpin(node_image: "str | NodeImage", hairpin_mode: bool, promisc: boo
     >>> self_hairpin("ubuntu-24.04", hairpin_mode=False, promisc=True)[0]
     False
     >>> print(self_hairpin("ubuntu-24.04", hairpin_mode=True, promisc=True)[1])
-    delivered: the pod's port of cbr0 has hairpin on, so the bridge sends the DNATed frame back out of the port it came in on, to the pod itself (any kernel; AgentBaker pull request 8426 turns hairpin on for Ubuntu 24.04)
+    the pod's port of cbr0 has hairpin on, so the bridge sends the DNATed frame back out of the port it came in on, to the pod itself (any kernel; AgentBaker pull request 8426 turns hairpin on for Ubuntu 24.04)
     """
     img = image(node_image)
     kernel = f"Linux {img.kernel_version} ({img.os})"
     if hairpin_mode:
-        return True, (f"delivered: the pod's port of {bridge} has hairpin on, so the bridge sends the DNATed "
+        return True, (f"the pod's port of {bridge} has hairpin on, so the bridge sends the DNATed "
                       "frame back out of the port it came in on, to the pod itself (any kernel; AgentBaker "
                       "pull request 8426 turns hairpin on for Ubuntu 24.04)")
     if not promisc:
-        return False, (f"dropped: the pod's port of {bridge} has hairpin off and {bridge} is not promiscuous, so "
+        return False, (f"the pod's port of {bridge} has hairpin off and {bridge} is not promiscuous, so "
                        f"nothing passes the DNATed frame up to IP on {kernel} or any kernel, and the bridge will "
                        "not send a frame back out of the port it came in on; the connection times out")
     if img.path is KernelPath.PASSED_UP:
-        return True, (f"delivered: hairpin is off on {bridge}'s port, but {bridge} is promiscuous and {kernel} "
+        return True, (f"hairpin is off on {bridge}'s port, but {bridge} is promiscuous and {kernel} "
                       "passes the DNATed frame up to IP, where POSTROUTING masquerades it to "
                       f"{bridge}'s address; it comes back from {bridge}'s own MAC, which the bridge may send out "
                       "of the pod's port")
-    return False, (f"dropped: hairpin is off on {bridge}'s port (AKS writes hairpinMode false) and {kernel} keeps "
+    return False, (f"hairpin is off on {bridge}'s port (AKS writes hairpinMode false) and {kernel} keeps "
                    "the DNATed frame on the bridge, which will not send a frame back out of the port it came in "
                    "on; the connection times out (Azure/AKS issue 5669; the fix, AgentBaker pull request 8426, "
                    "turns hairpin on)")

@@ -107,7 +107,7 @@ def _walk_target(peer: names.Peer) -> Any:
     """The walk's target for a peer: a Pod, Node, Host, ServiceTarget or (an address that names nothing
     more) the address."""
     if peer.kind is names.Kind.SERVICE:
-        return ServiceTarget(peer.service, peer.address, peer.via)
+        return ServiceTarget(peer.service, peer.address, peer.via, peer.frontend)
     return peer.pod or peer.node or peer.host or peer.address
 
 
@@ -280,7 +280,6 @@ class _Walk:
         hairpin = cni.port_hairpin(self.cfg, bridge)
         promisc = any(i.promisc for i in dp.interfaces if i.name == bridge)
         ok, why = images.self_hairpin(self.cfg.node_image, hairpin, promisc, bridge)
-        why = why.split(": ", 1)[1] if why.startswith(("delivered: ", "dropped: ")) else why
         if not ok:
             flags = self.c.run("bridge -d link show", on=node.name).splitlines()
             row = next((i for i, line in enumerate(flags)
@@ -718,7 +717,7 @@ class _Walk:
                              via="from the internet", before=pkt,
                              nat=(Nat("un-SNAT", (pkt.dst, pkt.dport), (new.dst, new.dport)),))
                     return self.azure(new, None, self.c.vnet_routes(), None)
-        if isinstance(self.target, ServiceTarget) and self.target.via == "load balancer":
+        if isinstance(self.target, ServiceTarget) and self.target.frontend is names.Frontend.LOAD_BALANCER:
             return self.azure_lb(host, pkt)
         if host.kind == "internet":
             if is_private(pkt.dst):
@@ -771,7 +770,8 @@ class ServiceTarget:
 
     entry: Any  # services.ServiceEntry
     ip: IPv4Address
-    via: str  # "cluster IP", "NodePort", "load balancer", "external IP"
+    via: str  # how the trace prints it: "cluster IP", "NodePort on <node>", "load balancer", "external IP"
+    frontend: "names.Frontend"  # where the Service is reached (decisions read this, not via)
 
     @property
     def name(self) -> str:

@@ -29,6 +29,7 @@ from ..model import naming
 from ..model.types import Plugin
 from ..cluster.core import Cluster
 from ..compare import compare_plugins
+from ..trace.hops import ROUTE_TABLE
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -192,7 +193,7 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, ax: Any = Non
         _text(ax, rx + 2.1, vy - 0.45 + h - 0.2, "route table (UDR)", 7.5, weight="bold")
         used = set()
         if trace is not None:
-            used = {h.decided_by.text for h in trace.hops if h.decided_by.command.startswith("az network route-table")}
+            used = {h.decided_by.text for h in trace.hops if h.decided_by.command == ROUTE_TABLE}
         for k, row in enumerate(rows):
             hit = k < len(routes) and cluster.route_table_line(routes[k]) in used
             _text(ax, rx + 2.1, vy - 0.45 + h - 0.46 - 0.26 * k, row + ("  <- used" if hit else ""), 6.8,
