@@ -69,7 +69,7 @@ def predicted_outcome(t: Any) -> str:
         return REFUSED  # a REJECT rule or a closed port: the client hears at once
     if t.verdict is Verdict.DROPPED:
         return SILENT
-    if t.delivered_to and t.delivered_to.startswith("pod ") and t.listener is None:
+    if t.delivered_to and t.hops and t.hops[-1].place.kind == "pod" and t.listener is None:
         return REFUSED  # the packet reaches a pod where nothing listens: a TCP reset or ICMP port unreachable
     if t.reply is not None and t.reply.verdict is not Verdict.DELIVERED:
         return SILENT
@@ -101,6 +101,22 @@ def answerer_label(cluster: "Cluster", obs: Observation) -> str | None:
         n = cluster.nodes[int(name)]
         return f"node {n.name} ({n.ip})"
     return f"host {name} at {obs.local[0] if obs.local else '?'}"
+
+
+def _same_receiver(cluster: "Cluster", obs: Observation, branch: Any) -> bool:
+    """Whether the kernel's answerer is the receiver the model's last hop is at: the same pod or node, or
+    a host answering on the address the model delivered to (compared as data, not as printed words)."""
+    if obs.answerer is None or not branch.hops:
+        return False
+    kind, _, name = obs.answerer.partition(":")
+    place, packet = branch.hops[-1].place, branch.hops[-1].packet
+    if kind != place.kind:
+        return False
+    if kind == "pod":
+        return place.name == name if "/" in name else place.name == f"default/{name}"
+    if kind == "node":
+        return place.name == cluster.node_record(int(name)).name
+    return obs.local is not None and str(packet.dst) == obs.local[0]
 
 
 def kernel_verdict(cluster: "Cluster", obs: Observation) -> Verdict:
@@ -197,11 +213,7 @@ def compare(cluster: "Cluster", obs: Observation, seed: int = 0, model: Any = No
             reasons.append(f"verdict: the model says {branch.verdict.value}, the kernel {kv.value}")
         label = answerer_label(cluster, obs)
         model_to = branch.delivered_to or ""
-        if label is not None and label.startswith("host "):
-            same = obs.local is not None and obs.local[0] in model_to and not model_to.startswith(("pod ", "node "))
-        else:
-            same = label == model_to
-        if not same:
+        if not _same_receiver(cluster, obs, branch):
             reasons.append(f"answered by {label}, the model delivers to {model_to}")
         if obs.peer is not None and str(seen_source(branch)) != obs.peer[0]:
             reasons.append(f"source seen: the model predicts {seen_source(branch)}, the kernel's server saw {obs.peer[0]}")
