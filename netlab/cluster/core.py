@@ -45,7 +45,9 @@ from ..model.types import (
     CniMode,
     Container,
     ProxyMode,
+    Interface,
     IPv4Address,
+    IPv4Interface,
     Node,
     Plugin,
     Pod,
@@ -898,17 +900,17 @@ class Cluster:
 
     # ----------------------------------------------------------------- tables behind the views
     def node_interfaces(self, n: int) -> tuple:
-        """Node ``n``'s interfaces as the kernel has them: in IPVS mode with the dummy ``kube-ipvs0``
-        holding every Service address."""
+        """Node ``n``'s interfaces as the kernel has them, with the dummy interface kube-proxy's mode adds
+        (IPVS: ``kube-ipvs0``, holding every Service address)."""
         interfaces = self.node_dataplane(n).interfaces
-        if self.config.proxy_mode is ProxyMode.IPVS:
-            from ..model.types import Interface, IPv4Interface
-
+        built = self.node_proxy(n)
+        if built.dummy_device is not None:
             node = self._nodes[n]
-            vips = self.node_proxy(n).local_addresses
             index = max(i.ifindex for i in interfaces) + 1
-            interfaces = interfaces + (Interface(index, "kube-ipvs0", "dummy", naming.virtual_mac(node.name, "kube-ipvs0"),
-                                                 tuple(IPv4Interface(f"{ip}/32") for ip in vips), qlen=None),)
+            dummy = built.dummy_device
+            interfaces = interfaces + (Interface(index, dummy, "dummy", naming.virtual_mac(node.name, dummy),
+                                                 tuple(IPv4Interface(f"{ip}/32") for ip in built.local_addresses),
+                                                 qlen=None),)
         return interfaces
 
     def effective_route_row(self, route: AzureRoute, routes: tuple[AzureRoute, ...]) -> str:
@@ -942,10 +944,7 @@ class Cluster:
         """``ss -ltunp`` on node ``n``: the sockets it listens on (in userspace mode, kube-proxy's proxy ports)."""
         from ..text.tools import format_ss, listening_sockets
 
-        proxy = ()
-        if self.config.proxy_mode is ProxyMode.USERSPACE:
-            proxy = tuple((s.protocol, str(s.listen_ip), s.proxy_port) for s in self.node_proxy(n).extra.sockets)
-        return ToolText(format_ss(listening_sockets(proxy)))
+        return ToolText(format_ss(listening_sockets(self.node_proxy(n).listening())))
 
     def outbound_rule_row(self) -> str:
         return self.az_lb_outbound_rules().splitlines()[2]

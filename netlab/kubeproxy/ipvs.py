@@ -1251,7 +1251,8 @@ def built_mode(
         (IPv4Address('10.0.0.12'),)
     """
     sync = build(services, slices, cfg)
-    return IpvsMode("ipvs", IpvsEngine(sync), sync.rules, sync.ipsets, ipvs_addresses(sync), extra=sync)
+    return IpvsMode("ipvs", IpvsEngine(sync), sync.rules, sync.ipsets, ipvs_addresses(sync), extra=sync,
+                    dummy_device=DUMMY_DEVICE)
 
 
 __all__ = [

@@ -178,6 +178,8 @@ class BuiltMode:
         ipsets: ipsets the rules match against (IPVS mode).
         local_addresses: extra addresses local to the node (IPVS binds Service VIPs to kube-ipvs0).
         extra: mode-specific data (the IPVS virtual servers, the nft table, the proxy ports).
+        dummy_device: the dummy interface the mode adds to the node to hold ``local_addresses``
+            (IPVS: ``kube-ipvs0``), or ``None``.
     """
 
     mode: str
@@ -187,6 +189,12 @@ class BuiltMode:
     local_addresses: tuple[Address, ...] = ()
     extra: Any = None
     hooks: dict = field(default_factory=lambda: {h: tuple(f"{t} {c}" for t, c in tc) for h, tc in HOOK_TABLES.items()})
+    dummy_device: str | None = None
+
+    def listening(self) -> tuple[tuple[str, str, int], ...]:
+        """``(protocol, address, port)`` of the sockets kube-proxy's process listens on (userspace mode's
+        proxy ports; none in the modes where the kernel forwards)."""
+        return ()
 
     def hook_names(self, hook: str) -> tuple[str, ...]:
         """The tables (or base chains) a hook walks, for reports."""

@@ -501,6 +501,10 @@ class UserspaceMode(BuiltMode):
     def affinity_client(self, source: Address) -> Any:
         return ip(source)
 
+    def listening(self) -> tuple[tuple[str, str, int], ...]:
+        """kube-proxy's proxy sockets: one per Service port."""
+        return tuple((s.protocol, str(s.listen_ip), s.proxy_port) for s in self.extra.sockets)
+
     def proxy_endpoint(self, passed: Any) -> str | None:
         """The backend the kube-proxy process connects to on this branch (None: no endpoints)."""
         step = passed.hooks[-1][1]
