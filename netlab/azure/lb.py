@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 LB_NAME = "kubernetes"
 BACKEND_POOL = "kubernetes"
 OUTBOUND_RULE = "aksOutboundRule"
+OUTBOUND_PUBLIC_IP = ipaddress.IPv4Address("203.0.113.10")  # the outbound rule's public IP (RFC 5737 range)
 OUTBOUND_POOL = "aksOutboundBackendPool"
 
 

@@ -558,7 +558,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
     ``ebtables``: whether to load AKS's ebtables dedup chain (kubenet); ``None`` means "if the
     command ``ebtables`` is installed". Left out, the plan's ``notes`` say so.
     """
-    from ..trace.hops import OUTBOUND_PUBLIC_IP
+    from ..azure.lb import OUTBOUND_PUBLIC_IP
 
     if ebtables is None:
         ebtables = shutil.which("ebtables") is not None

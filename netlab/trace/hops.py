@@ -20,8 +20,6 @@ from ..azure.network import HOST_NAMES
 
 
 
-OUTBOUND_PUBLIC_IP = ipaddress.IPv4Address("203.0.113.10")  # RFC 5737 documentation range
-OUTBOUND_RULE_NAME = "aksOutboundRule"
 LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
 LOOPBACK_LOCAL_ROUTE = "local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1"
 LOCAL_TABLE = "ip route show table local"

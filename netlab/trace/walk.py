@@ -52,6 +52,8 @@ from . import names
 from ..model import naming
 from ..errors import ConfigError, NotFoundError
 from ..model.types import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
+from ..azure import lb as azurelb
+from ..azure.lb import OUTBOUND_PUBLIC_IP, OUTBOUND_RULE
 from ..azure.network import Host, host_for_ip, is_private, overlay_node, peered_routes, system_routes
 from ..model.routing import lookup
 from ..text.tools import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
@@ -60,8 +62,6 @@ if TYPE_CHECKING:
     from ..cluster.core import Cluster
 
 from .hops import (
-    OUTBOUND_PUBLIC_IP,
-    OUTBOUND_RULE_NAME,
     LOOPBACK_NET,
     LOOPBACK_LOCAL_ROUTE,
     LOCAL_TABLE,
@@ -621,7 +621,7 @@ class _Walk:
                 nat = Nat("SNAT", (pkt.src, pkt.sport), (OUTBOUND_PUBLIC_IP, pkt.sport),
                           by="the cluster load balancer's outbound public IP")
                 self.hop(place, new, line, "leaving Azure: outbound traffic gets the cluster's public address "
-                         f"(outbound rule {OUTBOUND_RULE_NAME} of load balancer kubernetes)", via=from_,
+                         f"(outbound rule {OUTBOUND_RULE} of load balancer kubernetes)", via=from_,
                          before=pkt, nat=(nat,))
                 self.conntrack.append(("azure", pkt, new))
                 self.masquerade.append(("azure", pkt.src, OUTBOUND_PUBLIC_IP))
@@ -640,7 +640,6 @@ class _Walk:
 
     def azure_lb(self, host: Host, pkt: Header) -> Header:
         """A client outside the cluster reaches a LoadBalancer Service's public address."""
-        from ..azure import lb as azurelb
 
         self.hop(self.host_place(host), pkt, Line(str(self.c.host_routes(host)[0]), "ip route", host.name),
                  f"{pkt.dst} is a public address of the cluster's Azure load balancer", out="eth0")
@@ -713,7 +712,7 @@ class _Walk:
                              f"the reply goes to {pkt.dst}, the cluster's outbound public address", out="eth0")
                     new = Header(pkt.src, pkt.sport, before.src, before.sport, self.protocol)
                     self.hop(self.vnet_place(), new, Line(self.c.outbound_rule_row(), LB_OUTBOUND),
-                             f"Azure's outbound rule {OUTBOUND_RULE_NAME} remembers the flow and reverses its SNAT",
+                             f"Azure's outbound rule {OUTBOUND_RULE} remembers the flow and reverses its SNAT",
                              via="from the internet", before=pkt,
                              nat=(Nat("un-SNAT", (pkt.dst, pkt.dport), (new.dst, new.dport)),))
                     return self.azure(new, None, self.c.vnet_routes(), None)
