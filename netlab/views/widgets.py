@@ -190,7 +190,11 @@ class Explorer:
                       ok=False)
             return
         dst, because = self._outside_view(c["src"].value, dst)
-        if dst.rpartition(":")[2].isdigit() and ":" in dst:
+        try:
+            names_its_port = names.destination(self.cluster, dst).port is not None
+        except NetlabError:
+            names_its_port = False  # the trace below says what is wrong with it
+        if names_its_port:
             port = None  # "node:30080" names its port; the port box is for the other destinations
         try:
             self.trace = self.cluster.trace(c["src"].value, dst, port=port, seed=seed)
