@@ -73,9 +73,7 @@ from ..errors import ConfigError
 from ..text.formats import ToolText
 from ..model.netfilter import Context, Packet
 from .api import ProxyConfig, parse_endpoint_slice, parse_service
-from .modes import check_mode
-from .modes import engine_for
-from .modes import record
+from .modes import check_mode, engine_for, record
 
 #: Published measurements, with their source and whether netlab's sources confirm them.
 PUBLISHED = (
@@ -330,13 +328,12 @@ def _ipvs_update(services: int, endpoints: int, moved: int, service: str) -> str
 
 
 # ------------------------------------------------------------------------------ all modes
-_DEFAULT_FORM = {"iptables": "restore", "nftables": "transaction", "userspace": "iptables"}
 
 
 def _full(mode: str, services: int, endpoints: int) -> str:
     if mode == "ipvs":
         return _ipvs_full(services, endpoints)
-    return _render(mode, _DEFAULT_FORM[mode], services, endpoints)
+    return _render(mode, record(mode).check_form(None), services, endpoints)
 
 
 def _update(mode: str, services: int, endpoints: int) -> str:
@@ -344,7 +341,7 @@ def _update(mode: str, services: int, endpoints: int) -> str:
     service = f"{_NAMESPACE}/svc-{moved:05d}"
     if mode == "ipvs":
         return _ipvs_update(services, endpoints, moved, service)
-    before, after = (_render(mode, _DEFAULT_FORM[mode], services, endpoints, m) for m in (None, moved))
+    before, after = (_render(mode, record(mode).check_form(None), services, endpoints, m) for m in (None, moved))
     if mode == "iptables":
         return _iptables_update(before, after, service)
     if mode == "nftables":
