@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CommandError, ConfigError, NetlabError, NotFoundError, did_you_mean
 from ..text.formats import ToolText
-from ..azure.network import HOST_NAMES
-from ..azure.network import hosts, peered_routes, system_routes
+from ..azure.network import HOST_NAMES, hosts, peered_routes, system_routes
 from ..cni import dataplane as cni
 from ..model import naming
 from ..model.routing import format_ip_route

@@ -37,7 +37,7 @@ from ..azure import network as azurenet
 from ..cni import dataplane as cni
 from ..model import ipam, naming
 from ..k8s import services
-from ..errors import ConfigError, DuplicateError, NodeFullError, NotFoundError, did_you_mean
+from ..errors import ConfigError, did_you_mean, DuplicateError, NodeFullError, NotFoundError, ServiceError
 from ..text.formats import ToolText, format_pods_wide, format_route_table
 from ..model.types import (
     AzureRoute,
@@ -55,7 +55,6 @@ from ..model.types import (
 )
 
 from .views import NodesView, PodsView, ServicesView
-from ..errors import ServiceError
 
 if TYPE_CHECKING:
     from ..model import images

@@ -29,10 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ServiceError
+from ..errors import DuplicateError, ServiceError
 from ..kubeproxy import api
 from ..model.types import IPv4Address, Pod
-from ..errors import DuplicateError
 
 if TYPE_CHECKING:
     from ..cluster.core import Cluster

@@ -115,10 +115,9 @@ from typing import TYPE_CHECKING, Any
 from ..cni import dataplane as cni
 from ..trace import names
 from .. import scenarios
-from ..azure.network import PRIVATE_RANGES
+from ..azure.network import hosts, PRIVATE_RANGES
 from ..errors import EnvironmentUnavailableError, NetlabError, NotFoundError
 from ..model.types import Interface, Plugin, Pod, Route
-from ..azure.network import hosts
 from ..kubeproxy.modes import record
 from ..model import images
 

@@ -7,7 +7,7 @@ with their evaluator (:mod:`.netfilter`) and the catalogue of node images (:mod:
 Imports nothing of netlab but :mod:`netlab.errors`; everything else builds on it.
 """
 
-from .types import (  # noqa: F401 - netlab.model.<name> stays the public path
+from .types import (  # netlab.model.<name> stays the public path
     IPv4Address,
     IPv4Network,
     IPv4Interface,
@@ -26,3 +26,23 @@ from .types import (  # noqa: F401 - netlab.model.<name> stays the public path
     Route,
     AzureRoute,
 )
+
+__all__ = [
+    "IPv4Address",
+    "IPv4Network",
+    "IPv4Interface",
+    "Plugin",
+    "CniMode",
+    "ProxyMode",
+    "Verdict",
+    "ContainerPort",
+    "PortLike",
+    "Container",
+    "check_pod_ports",
+    "Pod",
+    "Node",
+    "ClusterConfig",
+    "Interface",
+    "Route",
+    "AzureRoute",
+]

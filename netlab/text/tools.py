@@ -33,8 +33,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 
 from ..model.types import Interface, IPv4Address, Route
-from ..model.routing import format_table
-from ..model.routing import format_kubectl
+from ..model.routing import format_kubectl, format_table
 
 AZURE_GATEWAY_MAC = "12:34:56:78:9a:bc"  # the MAC Azure's virtual network answers every ARP request with
 CONNTRACK_VERSION = "1.4.8"

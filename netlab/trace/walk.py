@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cni import dataplane as cni
 from . import names
-from ..model import naming
+from ..model import images, naming
 from ..errors import ConfigError, NotFoundError
 from ..model.types import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
 from ..azure import lb as azurelb
@@ -82,7 +82,6 @@ from .hops import (
 )
 from .reports import rule_target, key_line, hook_shown, hook_note, endpoint_of, branch_options, refusal_reason
 from ..kubeproxy.engine import walk_node
-from ..model import images
 from ..model.netfilter import Packet as NfPacket
 
 _MAX_HOPS = 32
