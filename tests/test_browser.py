@@ -7,16 +7,22 @@ runs it with Run > Run All Cells and then looks at the page: no exception anywhe
 drawn as a widget (not as ``VBox(children=...)`` text), and the explorer redraws its diagram when
 its "Add node" button is clicked.
 
+The first notebook opens from its URL, as the Binder link opens notebook 00 (JupyterLab loads in a
+fresh page); each next one opens in the same JupyterLab, as a learner goes on through the course,
+after the one before was closed and its kernel shut down. After a failure the next notebook
+starts from a fresh page again.
+
 On a failure the notebook's screenshot, the browser console and the server log are written to
 ``tests/.artifacts/browser/`` and the assertion message gives the paths. Per-notebook times are
-printed (``-s`` shows them), with notes that do not fail the test: stderr that is no exception,
-JavaScript errors in the console, images that did not load.
+printed (``-n 0 -s`` shows them: pytest-xdist's workers keep what tests print), with notes that do
+not fail the test: stderr that is no exception, JavaScript errors in the console, images that did
+not load.
 
 Needs ``/usr/bin/chromium`` (Debian's package; playwright's own browser download is never used);
 without it the module is skipped with the reason. The ``playwright`` package and JupyterLab come
 with the test extra (``pip install -e ".[test]"``)::
 
-    python -m pytest tests/test_browser.py -m browser -s
+    python -m pytest tests/test_browser.py -m browser -n 0 -s
 """
 
 from __future__ import annotations
@@ -152,6 +158,8 @@ class Lab:
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
+            # window.jupyterapp: the test opens and closes notebooks through JupyterLab's own commands.
+            "--LabApp.expose_app_in_browser=True",
             f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={self.home / 'workspaces'}",
         ]
         log = self.log_path.open("wb")
@@ -248,6 +256,29 @@ def lab(tmp_path_factory):
         server.stop()
 
 
+class Tab:
+    """The browser page the notebooks open in, with what its console said since the current notebook opened.
+
+    ``fresh`` is set when the next notebook must open in a new page (at the start, and after a
+    failure, which may leave a dialog or a half-closed notebook behind)."""
+
+    def __init__(self, context) -> None:
+        self.context = context
+        self.page = None
+        self.console: list[str] = []
+        self.fresh = True
+
+    def new_page(self):
+        if self.page is not None:
+            self.page.close()
+        self.page = page = self.context.new_page()
+        page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
+        page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}"))
+        page.on("requestfailed", lambda r: self.console.append(f"[requestfailed] {r.url} {r.failure}"))
+        self.fresh = False
+        return page
+
+
 @pytest.fixture(scope="module")
 def browser(lab):
     started = time.monotonic()
@@ -258,7 +289,7 @@ def browser(lab):
         context = chromium.new_context(viewport=VIEWPORT)
         context.set_default_timeout(60_000)
         try:
-            yield context
+            yield Tab(context)
         finally:
             context.close()
             chromium.close()
@@ -296,6 +327,22 @@ _STATE_JS = """
   return {status, prompts, errors};
 }
 """
+
+# Open a notebook in the JupyterLab already on the page, as a double click in the file browser does.
+_OPEN_JS = """async (path) => {
+  const app = window.jupyterapp;
+  await app.restored;
+  await app.commands.execute('docmanager:open', {path, factory: 'Notebook'});
+}"""
+
+# Close every document without the "save your changes?" dialog (the copy is thrown away); the
+# kernels are shut down through the server afterwards.
+_CLOSE_ALL_JS = """() => {
+  for (const widget of Array.from(window.jupyterapp.shell.widgets('main'))) {
+    if (widget.context) widget.context.model.dirty = false;
+    widget.close();
+  }
+}"""
 
 # The indicator says "idle" even before the notebook has a kernel ("No Kernel" in the toolbar):
 # only a named kernel that is idle is ready to run cells.
@@ -493,17 +540,19 @@ def test_notebook_runs_in_jupyterlab(name, lab, browser):
         old.unlink()
     cell_count, code_cells, explorer_cells = _cell_counts(lab.root / name)
     times: dict[str, float] = {}
-    console: list[str] = []
+    console = browser.console
+    console.clear()
     problems: list[str] = []
     notes: list[str] = []
-    page = browser.new_page()
-    page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
-    page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
-    page.on("requestfailed", lambda r: console.append(f"[requestfailed] {r.url} {r.failure}"))
     started = time.monotonic()
+    fresh = browser.fresh
+    page = browser.new_page() if fresh else browser.page
     try:
-        # ?reset: a fresh workspace, so only this notebook opens (not the ones opened before).
-        page.goto(lab.url(f"/lab/tree/{name}?reset"), timeout=PAGE_LOAD_S * 1000)
+        if fresh:
+            # ?reset: a fresh workspace, so only this notebook opens (not the ones opened before).
+            page.goto(lab.url(f"/lab/tree/{name}?reset"), timeout=PAGE_LOAD_S * 1000)
+        else:
+            page.evaluate(_OPEN_JS, name)
         page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=PAGE_LOAD_S * 1000)
         page.wait_for_function(_KERNEL_READY_JS, timeout=KERNEL_IDLE_S * 1000, polling=100)
         lab.wait_for_connected_kernel(KERNEL_IDLE_S)
@@ -558,10 +607,23 @@ def test_notebook_runs_in_jupyterlab(name, lab, browser):
               + "".join(f"\n  note: {n}" for n in notes))
     try:
         if problems:
+            browser.fresh = True
             saved = _save_artifacts(page, name, console, lab)
             pytest.fail(f"{name} in JupyterLab/Chromium:\n- " + "\n- ".join(problems)
                         + "\nscreenshot, browser console and server log:\n  "
                         + "\n  ".join(str(p) for p in saved), pytrace=False)
     finally:
-        page.close()
+        _close_notebook(browser)
         lab.shutdown_kernels()
+
+
+def _close_notebook(browser: Tab) -> None:
+    """Close the notebook in the page (the next one opens alone); if that fails, the next loads a fresh page."""
+    if browser.fresh:
+        return
+    try:
+        browser.page.evaluate(_CLOSE_ALL_JS)
+        browser.page.wait_for_function("() => !document.querySelector('.jp-NotebookPanel')",
+                                       timeout=PAGE_LOAD_S * 1000, polling=100)
+    except sync_api.Error:
+        browser.fresh = True

@@ -17,6 +17,7 @@ address 10.244.0.1 (kube-proxy masquerades a pod's connection to itself).
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -140,8 +141,10 @@ def test_the_kernel_check_agrees_on_the_self_hairpin_flows(mode):
     matching = images.matching_image()
     if matching is None:
         pytest.skip("this kernel's behaviour for a bridge hairpin is not known to netlab.model.images")
-    for case in (k for k in lc.scenarios("kubenet", mode) if k.name.startswith("self-hairpin")):
-        checks = lc.check_case(case)
+    cases = [k for k in lc.scenarios("kubenet", mode) if k.name.startswith("self-hairpin")]
+    with ThreadPoolExecutor(max_workers=len(cases)) as pool:  # realised side by side: their waits for silence overlap
+        results = list(pool.map(lc.check_case, cases))
+    for case, checks in zip(cases, results):
         assert [c.agreed for c in checks] == [True, True, True], [str(c) for c in checks]
         hairpin_on = case.name.endswith("hairpin on")
         own = [lc.observed_outcome(c.kernel) for c in checks[:2]]
