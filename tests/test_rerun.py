@@ -29,7 +29,15 @@ _ID = re.compile(r"\b[0-9a-f]{32}\b")
 
 
 def _normalised(outputs: list) -> list:
-    out = copy.deepcopy([dict(o) for o in outputs])
+    out: list[dict] = []
+    for o in copy.deepcopy([dict(o) for o in outputs]):
+        # The kernel may send one print in several stream messages (how it splits them depends on timing):
+        # the notebook shows them as one text, so compare them as one.
+        if out and o.get("output_type") == "stream" and out[-1].get("output_type") == "stream" \
+                and out[-1].get("name") == o.get("name"):
+            out[-1]["text"] = out[-1]["text"] + o["text"]
+            continue
+        out.append(o)
     for o in out:
         o.pop("execution_count", None)
         o.get("metadata", {}).pop("execution", None)
