@@ -29,13 +29,7 @@ MODE_MODULES = ("netlab.kubeproxy.iptables", "netlab.kubeproxy.ipvs", "netlab.ku
                 "netlab.kubeproxy.userspace", "netlab.kubeproxy.nft")
 
 
-def median_time(fn, repeat: int) -> float:
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
+from bench_model import timed as median_time  # noqa: E402 - the median of repeated runs, as bench_model times
 
 
 def big_cluster() -> "nl.Cluster":

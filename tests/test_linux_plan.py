@@ -13,6 +13,7 @@ import pytest
 import netlab as nl
 from netlab.linux import netns as linux, agreement as lc, probe as linux_probe
 from netlab.linux.netns import Flow, Observation
+from netlab.trace import names
 
 PREFIX = "nl00abcd"
 
@@ -284,4 +285,4 @@ def test_random_cases_are_deterministic_and_reach_200_flows():
     for case in a:
         for f in case.flows:
             f.trace(case.cluster)  # every flow is one the model can trace
-            ipaddress.IPv4Address(str(linux.resolve_destination(case.cluster, f.dst)))
+            ipaddress.IPv4Address(str(names.destination(case.cluster, f.dst).address))

@@ -877,11 +877,6 @@ class Observation:
         return self.status == "answered"
 
 
-def resolve_destination(cluster: "Cluster", dst: str) -> ipaddress.IPv4Address:
-    """The address a client connects to for ``dst``, as the trace reads it (the port comes from the trace)."""
-    return names.destination(cluster, dst).address
-
-
 def lb_node_of(cluster: "Cluster", trace: Any) -> int | None:
     """The node a trace's Azure load balancer chose, or ``None`` if it passed no load balancer."""
     for k, hop in enumerate(trace.hops):

@@ -87,7 +87,7 @@ class _Index:
             net = _prefix(r)
             groups.setdefault(net.prefixlen, {}).setdefault(int(net.network_address), []).append(r)
         self.by_length = [(length, (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF,
-                           {net: _scan(rs, rs and _prefix(rs[0]).network_address) for net, rs in nets.items()})
+                           {net: _scan(rs, _prefix(rs[0]).network_address) for net, rs in nets.items()})
                           for length, nets in sorted(groups.items(), reverse=True)]
 
     def lookup(self, dst: IPv4Address):

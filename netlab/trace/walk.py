@@ -97,11 +97,6 @@ def _label(ep: Any) -> str:
     return str(ep)
 
 
-def _resolve(cluster: "Cluster", text: Any, role: str) -> Any:
-    """The pod, node, host, Service or address a text names (:mod:`netlab.trace.names`), as the walk takes it."""
-    return _walk_target(names.resolve(cluster, text, role))
-
-
 def _walk_target(peer: names.Peer) -> Any:
     """The walk's target for a peer: a Pod, Node, Host, ServiceTarget or (an address that names nothing
     more) the address."""
@@ -862,7 +857,7 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
     if after is not None and not isinstance(after, Trace):
         raise ConfigError(f"after={after!r}: give the trace of the earlier connection, as cluster.trace(...) "
                           "returned it")
-    s = _resolve(cluster, src, "source")
+    s = _walk_target(names.source(cluster, src))
     to = names.destination(cluster, dst)
     if to.kind is names.Kind.LOOPBACK:
         if isinstance(s, Host):
