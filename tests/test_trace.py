@@ -190,6 +190,21 @@ def test_all_hooks_shows_every_netfilter_hook_in_kernel_order(kubenet2):
     assert t.delivered
 
 
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_a_hook_where_only_jumps_matched_gets_no_hop_of_its_own_in_either_mode(mode):
+    # nftables' "ct state new jump cluster-ips-check" matches every new connection and then nothing in
+    # that chain does: like iptables' "-A FORWARD ... -j KUBE-FORWARD", it decides nothing, so the
+    # short trace leaves the hook out (the line's target says so, not its wording); all_hooks shows it.
+    from netlab.scenarios import shop
+
+    c = shop().with_proxy_mode(mode)
+    short = c.trace("client", "internet", port=443)
+    assert [h.hook for h in short.hops if h.hook] == ["POSTROUTING"]
+    full = c.trace("client", "internet", port=443, all_hooks=True)
+    assert [h.hook for h in full.hops if h.hook] == ["PREROUTING", "FORWARD", "POSTROUTING"]
+    assert short.delivered and full.delivered
+
+
 def test_printed_traces_are_short_by_default_and_list_every_rule_on_request(kubenet2):
     c = kubenet2.add_service("web", selector={"app": "web"}, ports=[80])
     t = c.trace("api-0", "web", port=80)

@@ -37,6 +37,7 @@ from typing import Protocol
 from ..errors import ConfigError
 from ..model.netfilter import (
     Context,
+    Mark,
     Packet,
     Refusal,
     Rule,
@@ -72,6 +73,11 @@ class Line:
     tool prints it, ``restore`` the same rule in ``iptables-restore`` form (iptables only).
     ``refusal`` says why, when this line refused or dropped the packet for one of
     kube-proxy's reasons (:class:`~netlab.model.netfilter.Refusal`); it is not part of the text.
+    ``target`` is what the line does, from the rule itself rather than its text: an iptables
+    rule's target (``DNAT``, ``MARK``, the chain it jumps to), an nft rule's action (``jump``,
+    ``goto``, ``vmap``, ``dnat``, ``masquerade``, ``mark``, ``accept``, ``drop``, ``reject``,
+    ``return``); empty for the lines of other tools. ``mark_match`` says whether the rule
+    matches on the packet mark (kube-proxy's ``-m mark --mark 0x4000/0x4000``).
     """
 
     tool: str
@@ -79,6 +85,8 @@ class Line:
     text: str
     restore: str = ""
     refusal: Refusal | None = field(default=None, compare=False, repr=False)
+    target: str = field(default="", compare=False, repr=False)
+    mark_match: bool = field(default=False, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.text
@@ -119,8 +127,10 @@ def check_hook(hook: str) -> None:
         raise ConfigError(f"netfilter has no hook {hook!r}; use one of {', '.join(HOOK_TABLES)}")
 
 
-def _iptables_line(rule: Rule) -> Line:
-    return Line("iptables", f"{rule.table} {rule.chain}", format_save(rule), format_restore(rule), rule.refusal)
+def iptables_line(rule: Rule) -> Line:
+    """The line a learner finds for ``rule`` in ``iptables-save``, with what it does."""
+    return Line("iptables", f"{rule.table} {rule.chain}", format_save(rule), format_restore(rule), rule.refusal,
+                rule.target or "", any(isinstance(m, Mark) for m in rule.matches))
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,7 @@ class IptablesEngine:
         # The engine's rules never change, so each rule's printed forms are made once.
         line = self._lines.get(id(rule))
         if line is None:
-            line = self._lines[id(rule)] = _iptables_line(rule)
+            line = self._lines[id(rule)] = iptables_line(rule)
         return line
 
     def run(self, hook: str, packet: Packet, ctx: Context, skip_tables: tuple[str, ...] = ()) -> tuple[Step, ...]:
@@ -309,7 +319,7 @@ def walk_node(engine: Engine, packet: Packet, ctx: Context, route: Router, *, fr
 
 def as_lines(rules: Iterable[Rule]) -> tuple[Line, ...]:
     """iptables rules as :class:`Line` s."""
-    return tuple(_iptables_line(r) for r in rules)
+    return tuple(iptables_line(r) for r in rules)
 
 
 def flatten(steps: Sequence[Step]) -> float:

@@ -156,12 +156,11 @@ from ..model.netfilter import (
     Rule,
     SetMatch,
     Source,
-    format_restore,
     format_save,
 )
 from . import iptables
 from .api import IPVS_SCHEDULERS, EndpointInfo, EndpointSlice, ProxyConfig, Service, ServicePortInfo, service_ports
-from .engine import IptablesEngine, Line, Step, check_hook
+from .engine import IptablesEngine, Line, Step, check_hook, iptables_line
 from .modes import BuiltMode
 from .naming import join_host_port
 
@@ -1153,8 +1152,7 @@ class IpvsEngine:
                     resolved = dataclasses.replace(rule, matches=tuple(m for m in rule.matches
                                                                        if not isinstance(m, IPVSMatch)))
                     rules.append(resolved)
-                    originals[format_save(resolved)] = Line("iptables", f"{rule.table} {rule.chain}",
-                                                            format_save(rule), format_restore(rule), rule.refusal)
+                    originals[format_save(resolved)] = iptables_line(rule)
             self._filters[key] = (IptablesEngine(tuple(rules)), originals)
         return self._filters[key]
 

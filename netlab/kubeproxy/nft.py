@@ -523,6 +523,21 @@ class Rule:
         body = " ".join(s.listed() for s in self.stmts)
         return body if self.comment is None else f'{body} comment "{self.comment}"'
 
+    @property
+    def action(self) -> str:
+        """What the rule does when it matches, as the keyword of its last statement that acts:
+        a verdict (``jump``, ``goto``, ``accept``, ``drop``, ``reject``, ``return``), ``vmap``,
+        ``numgen``, ``dnat``, ``masquerade``, ``mark`` or ``update``; empty for a rule that only matches."""
+        for stmt in reversed(self.stmts):
+            action = _ACTIONS.get(type(stmt))
+            if action is not None:
+                return stmt.kind if isinstance(stmt, Verdict) else action
+        return ""
+
+
+#: The statements that act, by the keyword :attr:`Rule.action` gives them; the rest only match.
+_ACTIONS: dict[type, str] = {Verdict: "verdict", VmapLookup: "vmap", Numgen: "numgen", Dnat: "dnat",
+                             Masquerade: "masquerade", MarkSet: "mark", SetUpdate: "update"}
 
 NftObject = Union[Table, Chain, NftSet, Element, Rule]
 
@@ -1010,7 +1025,8 @@ class NftEngine:
         key = (chain, index)
         line = self._listed.get(key)
         if line is None:
-            line = self._listed[key] = Line("nft", chain, rule.listed(), refusal=rule.refusal)
+            line = self._listed[key] = Line("nft", chain, rule.listed(), refusal=rule.refusal, target=rule.action,
+                                            mark_match=any(isinstance(s, MarkClear) for s in rule.stmts))
         return line
 
     def _walk(self, chain: str, packet: Packet, ctx: Context) -> list[tuple[_Walk, str]]:
@@ -1072,7 +1088,8 @@ class NftEngine:
                 if element is None:
                     w.lines.pop()  # no element: the rule did not match
                     return None
-                w.lines.append(Line("nft", f"map {stmt.map_name}", element.listed(), refusal=element.refusal))
+                w.lines.append(Line("nft", f"map {stmt.map_name}", element.listed(), refusal=element.refusal,
+                                    target=element.value.kind if element.value is not None else ""))
                 return element.value
             if isinstance(stmt, Numgen):
                 n = len(stmt.targets)

@@ -17,11 +17,10 @@ DECISIVE = ("DNAT", "SNAT", "MASQUERADE", "REJECT", "DROP", "ACCEPT", "RETURN", 
 
 
 def rule_target(line: Any) -> str:
-    text = line.restore or line.text
+    """What an iptables line does (its target), the tool's name for the lines of other tools."""
     if line.tool != "iptables":
         return "NFT" if line.tool == "nft" else line.tool.upper()
-    parts = text.split(" -j ")
-    return parts[-1].split()[0] if len(parts) > 1 else ""
+    return line.target
 
 
 def key_line(lines: Any) -> Any:
@@ -39,12 +38,12 @@ def hook_shown(hook: str, step: Any, cur: Header, new: Header, uplink: bool) -> 
     if step.verdict != "ACCEPT" or step.note or new != cur:
         return True
     if any(line.tool != "iptables" for line in step.lines):
-        return any(t not in ("jump", "goto") for t in (line.text.split()[0] for line in step.lines))
+        return any(line.target not in ("jump", "goto") for line in step.lines)
     targets = {rule_target(line) for line in step.lines}
     if hook == "POSTROUTING":
         return uplink and bool(targets & {"RETURN", "MASQUERADE", "SNAT"})
     return bool(targets & {"DNAT", "REJECT", "DROP", "MARK", "REDIRECT"}) or (
-        hook in ("FORWARD", "INPUT") and "ACCEPT" in targets and any("--mark" in line.text for line in step.lines))
+        hook in ("FORWARD", "INPUT") and "ACCEPT" in targets and any(line.mark_match for line in step.lines))
 
 
 HOOK_WHAT = {
@@ -86,7 +85,7 @@ def hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
         return (f"{what}: the MASQUERADE rule matched (the packet carries kube-proxy's mark 0x4000): the source "
                 f"becomes the address of the interface it leaves by, {new.src}, which the packet, made on this "
                 "node, already has; conntrack reverses it for the reply.")
-    if any("--or-mark" in line.restore or "MARK" in line.text for line in step.lines):
+    if any(rule_target(line) == "MARK" for line in step.lines):
         return f"{what}: the packet gets kube-proxy's masquerade mark 0x4000, to be SNATed when it leaves."
     if hook == "POSTROUTING":
         return f"{what}: no rule rewrote the source, so the packet keeps {cur.src}."
