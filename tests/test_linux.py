@@ -80,8 +80,9 @@ def test_kernel_support_names_what_is_missing_ipvs_included():
     ok, why = support["ipvs"]
     if not ok:
         assert "IPVS" in why and "ip_vs" in why
-    with pytest.raises(nl.EnvironmentUnavailableError, match="IPVS mode is not realised"):
+    with pytest.raises(nl.EnvironmentUnavailableError, match="IPVS mode is not realised") as refused:
         linux.require("ipvs")
+    assert (why in str(refused.value)) == (not ok)  # what this kernel lacks, when it lacks something
 
 
 def test_userspace_mode_is_refused_with_the_version_that_removed_it():

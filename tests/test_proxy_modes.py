@@ -28,10 +28,10 @@ def test_each_record_names_functions_its_module_has(mode):
     rec = modes.record(mode)
     module = rec.load()
     for name in ("build", "built_mode", *(p.function for p in rec.forms.values()),
-                 *([rec.iptables_save] if rec.iptables_save else [])):
+                 rec.iptables_save):
         assert callable(getattr(module, name)), f"{rec.module}.{name}"
-    for form, _tool in rec.views.values():
-        assert form in rec.forms
+    for view in rec.views.values():
+        assert view.form in rec.forms
     assert rec.nft_input is None or rec.nft_input in rec.forms
 
 
@@ -56,8 +56,8 @@ def test_a_wrong_mode_names_the_modes():
 def test_rules_are_empty_only_for_the_mode_that_keeps_no_iptables_rules():
     for mode in modes.PROXY_MODES:
         rules = kp.rules(mode, [SVC], [EPS], CFG)
-        assert (rules == ()) == (modes.record(mode).iptables_save is None)
-    assert [m for m in modes.PROXY_MODES if modes.record(m).iptables_save is None] == ["nftables"]
+        assert (rules == ()) == (not modes.record(mode).iptables_rules)
+    assert [m for m in modes.PROXY_MODES if not modes.record(m).iptables_rules] == ["nftables"]
 
 
 def test_a_node_view_of_another_mode_says_which_mode_shows_it():
@@ -68,8 +68,11 @@ def test_a_node_view_of_another_mode_says_which_mode_shows_it():
                                                     "iptables mode, not userspace mode")
     for mode, rec in modes.MODES.items():
         node = c.with_proxy_mode(mode).nodes[0]
-        for view, (form, _tool) in rec.views.items():
-            assert getattr(node, view)() == rec.render(c.with_proxy_mode(mode).node_proxy(0).extra, form).rstrip("\n")
+        for method, view in rec.views.items():
+            shown = rec.render(c.with_proxy_mode(mode).node_proxy(0).extra, view.form).rstrip("\n")
+            assert getattr(node, method)() == shown
+            if view.command is not None:
+                assert c.with_proxy_mode(mode).run(view.command, on=node.name) == shown
 
 
 @pytest.mark.parametrize("mode", modes.PROXY_MODES)

@@ -31,6 +31,7 @@ from ..errors import CommandError, ConfigError, NetlabError, NotFoundError, did_
 from ..text.formats import ToolText
 from ..azure.network import HOST_NAMES, hosts, peered_routes, system_routes
 from ..cni import dataplane as cni
+from ..kubeproxy.modes import MODES
 from ..model import naming
 from ..model.routing import format_ip_route
 from ..model.types import Interface, IPv4Interface
@@ -155,15 +156,16 @@ def _node_views(c: "Cluster", n: int, after: Any) -> dict[str, Callable[[], str]
         "iptables -t nat -S": lambda: _iptables_s(node.iptables_save(), "nat"),
         "iptables -S": lambda: _iptables_s(node.iptables_save(), "filter"),
         "nft list ruleset": lambda: _no_ruleset(node.name),
-        "nft list table ip kube-proxy": node.nft_list,
-        "ipvsadm -Ln": node.ipvsadm,
-        "ipset list": node.ipset_list,
         "conntrack -L": conntrack,
         "crictl pods": node.crictl_pods,
         "crictl ps": node.crictl_ps,
         "ss -ltunp": lambda: c.ss_listen(n),
         "az network nic show-effective-route-table -o table": c.effective_routes,
     }
+    for rec in MODES.values():  # each proxy mode's own views, in every mode (another mode's says which shows it)
+        for method, view in rec.views.items():
+            if view.command is not None:
+                table[view.command] = getattr(node, method)
     for i in dp.interfaces:
         if i.kind == "bridge":
             table[f"bridge fdb show br {i.name}"] = fdb(i.name)

@@ -219,13 +219,9 @@ class NodeView:
     def iptables_save(self) -> str:
         """``iptables-save`` on the node: kube-proxy's rules (in the modes that use iptables) and the
         node's own nat rules (ip-masq-agent), as the kernel prints them back."""
-        from ..kubeproxy import iptables as kpi
         from ..kubeproxy.modes import record
 
-        own = self.dataplane.nat
-        text = record(self._c.proxy_mode).save(self._c.node_proxy(self.index).extra, own)
-        if text is None:  # nftables mode: no iptables rules of kube-proxy; the node's own (and kubelet's canary) remain
-            text = kpi.save_text(own, canaries=(kpi.KUBE_KUBELET_CANARY,))
+        text = record(self._c.proxy_mode).save(self._c.node_proxy(self.index).extra, self.dataplane.nat)
         return ToolText(text.rstrip("\n"))
 
     def _mode_view(self, view: str) -> str:
@@ -235,9 +231,9 @@ class NodeView:
         current = record(self._c.proxy_mode)
         if view not in current.views:
             owner = mode_with_view(view)
-            return ToolText(f"({owner.views[view][1]}: kube-proxy on this node runs in {current.name} mode, not "
+            return ToolText(f"({owner.views[view].tool}: kube-proxy on this node runs in {current.name} mode, not "
                             f"{owner.name} mode; cluster.with_proxy_mode({owner.name!r}) shows it)")
-        return ToolText(current.render(self._c.node_proxy(self.index).extra, current.views[view][0]).rstrip("\n"))
+        return ToolText(current.render(self._c.node_proxy(self.index).extra, current.views[view].form).rstrip("\n"))
 
     def ipvsadm(self) -> str:
         """``ipvsadm -Ln`` on the node (IPVS mode: one virtual server per Service address and port)."""

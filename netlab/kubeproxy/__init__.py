@@ -127,7 +127,7 @@ def rules(
         ['-A KUBE-MARK-MASQ -j MARK --or-mark 0x00004000']
     """
     rec = modes.record(mode)
-    if rec.iptables_save is None:  # nftables mode
+    if not rec.iptables_rules:  # nftables mode
         return ()
     return rec.build(services, slices, cfg).rules
 

@@ -45,6 +45,16 @@ class Printer:
 
 
 @dataclass(frozen=True)
+class View:
+    """A node view only one mode has: the form that prints it, the tool as a message names
+    it, and the command a learner types for it (``cluster.run``), if it has one of its own."""
+
+    form: str
+    tool: str
+    command: str | None = None
+
+
+@dataclass(frozen=True)
 class ModeRecord:
     """What netlab knows of one proxy mode, by name, so nothing is imported until it is used.
 
@@ -53,18 +63,27 @@ class ModeRecord:
         module: the module that implements it (``build``, ``built_mode`` and the printers).
         forms: printer by form name, the default first.
         views: node view (the :class:`netlab.cluster.NodeView` method, which ``cluster.run`` calls
-            for the command) -> ``(form that prints it, the tool as a message names it)``.
+            for the view's command) -> :class:`View`.
         iptables_save: the module's ``iptables-save`` printer (taking the node's own rules as
-            ``extra_rules``), or ``None`` when the mode keeps no iptables rules.
+            ``extra_rules``): what the command prints on a node in this mode.
+        iptables_rules: whether the mode writes iptables rules of its own (nftables mode does not).
         nft_input: the form that is the ``nft -f`` input, for modes that write nftables.
+        kernel_tools: the commands (by package) :mod:`netlab.linux` needs to load the mode into a
+            kernel, beyond iproute2's and iptables'.
+        not_realised: why :mod:`netlab.linux` does not load the mode into a kernel, or ``None``
+            when it does; :func:`netlab.linux.kernel_support` may add what this kernel lacks
+            (its entry of the mode's name).
     """
 
     mode: ProxyMode
     module: str
     forms: Mapping[str, Printer]
-    views: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    iptables_save: str | None = None
+    views: Mapping[str, View] = field(default_factory=dict)
+    iptables_save: str = "render_save"
+    iptables_rules: bool = True
     nft_input: str | None = None
+    kernel_tools: Mapping[str, str] = field(default_factory=dict)
+    not_realised: str | None = None
 
     @property
     def name(self) -> str:
@@ -99,10 +118,9 @@ class ModeRecord:
         function = getattr(self.load(), printer.function)
         return function(sync, with_jumps=with_jumps) if printer.with_jumps else function(sync)
 
-    def save(self, sync: Any, extra_rules: tuple[Rule, ...]) -> str | None:
-        """``iptables-save`` of the mode's rules with the node's own, or ``None`` if it keeps none."""
-        if self.iptables_save is None:
-            return None
+    def save(self, sync: Any, extra_rules: tuple[Rule, ...]) -> str:
+        """What ``iptables-save`` prints on a node in this mode: the mode's rules (if it keeps any)
+        with the node's own (``extra_rules``)."""
         return getattr(self.load(), self.iptables_save)(sync, extra_rules=extra_rules)
 
 
@@ -113,26 +131,30 @@ MODES: dict[str, ModeRecord] = {
     "iptables": ModeRecord(
         ProxyMode.IPTABLES, "netlab.kubeproxy.iptables",
         {"restore": Printer("render_restore", _IPTABLES_RESTORE, with_jumps=True),
-         "save": Printer("render_save", "what iptables-save prints")},
-        iptables_save="render_save"),
+         "save": Printer("render_save", "what iptables-save prints")}),
     "nftables": ModeRecord(
         ProxyMode.NFTABLES, "netlab.kubeproxy.nftables",
         {"transaction": Printer("render_transaction", "the nft -f input kube-proxy writes"),
          "list": Printer("render_list", "what nft list table prints")},
-        views={"nft_list": ("list", "nft list table ip kube-proxy")}, nft_input="transaction"),
+        views={"nft_list": View("list", "nft list table ip kube-proxy", "nft list table ip kube-proxy")},
+        iptables_save="render_iptables_save", iptables_rules=False, nft_input="transaction", kernel_tools={"nft": "nftables"}),
     "ipvs": ModeRecord(
         ProxyMode.IPVS, "netlab.kubeproxy.ipvs",
         {"ipvsadm": Printer("render_ipvsadm", "ipvsadm -Ln"),
          "ipset": Printer("render_ipset", "ipset save"),
          "iptables": Printer("render_save", "iptables-save"),
          "restore": Printer("render_restore", _IPTABLES_RESTORE, with_jumps=True)},
-        views={"ipvsadm": ("ipvsadm", "ipvsadm -Ln"), "ipset_list": ("ipset", "ipset")},
-        iptables_save="render_save"),
+        views={"ipvsadm": View("ipvsadm", "ipvsadm -Ln", "ipvsadm -Ln"),
+               "ipset_list": View("ipset", "ipset", "ipset list")},
+        not_realised="IPVS mode is not realised: netlab models it (ipvsadm -Ln, ipset, its iptables rules) but does "
+                     "not load it into a kernel"),
     "userspace": ModeRecord(
         ProxyMode.USERSPACE, "netlab.kubeproxy.userspace",
         {"iptables": Printer("render_save", "iptables-save of its chains"),
          "proxy": Printer("render_proxy", "its proxy sockets")},
-        views={"kube_proxy_ports": ("proxy", "kube-proxy's proxy ports")}, iptables_save="render_save"),
+        # Its proxy sockets have no command of their own: 'ss -ltunp' lists them with every other listening socket.
+        views={"kube_proxy_ports": View("proxy", "kube-proxy's proxy ports")},
+        not_realised="userspace mode is not realised: kube-proxy removed it in Kubernetes 1.26"),
 }
 
 PROXY_MODES: tuple[str, ...] = tuple(MODES)

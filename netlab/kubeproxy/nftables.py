@@ -623,6 +623,21 @@ def render_list(sync: NftablesSync) -> str:
     return format_list(sync.ruleset)
 
 
+def render_iptables_save(sync: NftablesSync, extra_rules: tuple = ()) -> str:
+    """What ``iptables-save`` prints on a node in nftables mode: kube-proxy writes no iptables
+    rules, so only the node's own (``extra_rules``: ip-masq-agent's) and kubelet's canary chain.
+
+    Example:
+        >>> from netlab.kubeproxy.api import ProxyConfig
+        >>> text = render_iptables_save(build([], [], ProxyConfig(node_name="n", node_ips=["10.224.0.4"])))
+        >>> [line for line in text.splitlines() if line.startswith(":KUBE")]
+        [':KUBE-KUBELET-CANARY - [0:0]', ':KUBE-KUBELET-CANARY - [0:0]', ':KUBE-KUBELET-CANARY - [0:0]']
+    """
+    from . import iptables as kpi
+
+    return kpi.save_text(tuple(extra_rules), canaries=(kpi.KUBE_KUBELET_CANARY,))
+
+
 # ---- as an engine --------------------------------------------------------------------
 
 

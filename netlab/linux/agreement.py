@@ -44,6 +44,7 @@ from ..trace import names
 from .. import scenarios as sc
 from ..errors import NetlabError
 from .netns import Flow, Observation, lb_node_of, pods_by_key, realise
+from ..kubeproxy.modes import record
 from ..model.types import Container, ContainerPort, Verdict
 from ..scenarios import with_variant
 from ..cluster.core import Cluster
@@ -570,8 +571,10 @@ def run_all(modes: Sequence[str] = ("iptables", "nftables"), random_flows: int =
     t0 = time.perf_counter()
     report = Report()
     for mode in modes:
-        if mode == "ipvs":
-            report.skipped[mode] = kernel_support().get("ipvs", (False, "no IPVS"))[1]
+        rec = record(mode)
+        if rec.not_realised is not None:
+            kernel = kernel_support().get(rec.name)
+            report.skipped[mode] = kernel[1] if kernel and not kernel[0] else rec.not_realised
             continue
         cases = [case for v in variants for case in scenarios(v, mode)]
         cases += random_cases(seed, random_flows, mode=mode) if random_flows else []

@@ -211,9 +211,8 @@ def missing_requirements(proxy_mode: str = "iptables", optional: bool = False) -
         missing.append(EBTABLES_HINT)
     if os.geteuid() != 0:
         missing.append("root (creating network namespaces needs CAP_NET_ADMIN and CAP_SYS_ADMIN)")
-    tools = {"ip": "iproute2", "iptables-restore": "iptables", "iptables-save": "iptables"}
-    if proxy_mode == "nftables":
-        tools["nft"] = "nftables"
+    tools = {"ip": "iproute2", "iptables-restore": "iptables", "iptables-save": "iptables",
+             **record(proxy_mode).kernel_tools}
     for cmd, pkg in tools.items():
         if shutil.which(cmd) is None:
             missing.append(f"the command {cmd!r} (package {pkg})")
@@ -242,20 +241,18 @@ def _netns_works() -> bool:
 def require(proxy_mode: str = "iptables") -> None:
     """Raise :class:`EnvironmentUnavailableError` unless a cluster can be realised here.
 
-    IPVS mode always raises: netlab does not realise it (and this kernel may lack the
-    ``ip_vs`` module, see :func:`kernel_support`); userspace mode was removed in 1.26.
+    A mode the registry marks as not realised (:attr:`~netlab.kubeproxy.modes.ModeRecord.not_realised`:
+    IPVS, userspace) always raises, with what this kernel lacks for it when
+    :func:`kernel_support` knows (the ``ip_vs`` module).
     """
     missing = missing_requirements(proxy_mode)
     if missing:
         raise EnvironmentUnavailableError(
             "netlab.linux cannot realise a cluster here: it needs " + "; ".join(missing) + ". " + _BINDER)
-    if proxy_mode == "ipvs":
-        support = kernel_support()
-        why = support.get("ipvs", (False, "unknown"))[1]
-        raise EnvironmentUnavailableError(f"IPVS mode is not realised: {why}")
-    if proxy_mode == "userspace":
-        raise EnvironmentUnavailableError(
-            "userspace mode is not realised: kube-proxy removed it in Kubernetes 1.26")
+    rec = record(proxy_mode)
+    if rec.not_realised is not None:
+        kernel = kernel_support().get(rec.name)
+        raise EnvironmentUnavailableError(rec.not_realised + (f"; {kernel[1]}" if kernel and not kernel[0] else ""))
 
 
 _IPT_FEATURES = {
@@ -313,7 +310,7 @@ def kernel_support(refresh: bool = False) -> dict[str, tuple[bool, str]]:
             out["nftables"] = (False, "the command 'nft' (package nftables) is not installed")
         r = _run(_exec(ns, "test", "-e", "/proc/net/ip_vs"), check=False)
         if r.returncode == 0:
-            out["ipvs"] = (True, "the ip_vs module is loaded (netlab does not realise IPVS mode yet)")
+            out["ipvs"] = (True, "the ip_vs module is loaded")
         else:
             out["ipvs"] = (False, "this kernel has no IPVS (no ip_vs module: /proc/net/ip_vs is missing), so "
                                   "IPVS mode cannot run here; iptables and nftables modes are checked")
