@@ -114,3 +114,17 @@ def test_userspace_proxy_ports_and_the_kernel_checks_nft_input_come_from_the_reg
     assert netns.proxy_rules(c, 0)[1] is None  # iptables mode writes no nftables
     assert netns.proxy_rules(c.with_proxy_mode("nftables"), 0)[1].splitlines()[0] == \
         'add table ip kube-proxy { comment "rules for kube-proxy" ; }'
+
+
+def test_the_kernel_settings_a_mode_sets_reach_the_realised_node():
+    # iptables mode answers NodePorts on 127.0.0.1 (the default) and sets route_localnet for it; nftables
+    # mode does not (it never answers on localhost), and nothing outside the mode's module says which.
+    from netlab import linux
+
+    c = _web().add_service("np", selector={"app": "web"}, ports=[80], type="NodePort")
+    for mode, want in (("iptables", {"net.ipv4.conf.all.route_localnet": "1"}), ("nftables", {})):
+        cm = c.with_proxy_mode(mode)
+        assert dict(cm.node_proxy(0).sysctls) == want
+        node_sysctls = [" ".join(cmd.argv) for cmd in linux.plan(cm).commands() if cmd.what.startswith("sysctls of node")]
+        assert len(node_sysctls) == 2
+        assert all(("route_localnet" in argv) == bool(want) for argv in node_sysctls)

@@ -542,7 +542,9 @@ def built_mode(
 ) -> BuiltMode:
     """iptables mode for the node ``cfg`` describes, ready for :func:`netlab.kubeproxy.flow.trace_flow`."""
     sync = build(services, slices, cfg)
-    return BuiltMode("iptables", IptablesEngine(sync.rules), sync.rules, extra=sync)
+    # kube-proxy sets route_localnet so that 127.0.0.1:<nodePort> works (and closes the hole it opens).
+    sysctls = {"net.ipv4.conf.all.route_localnet": "1"} if cfg.localhost_nodeports_active else {}
+    return BuiltMode("iptables", IptablesEngine(sync.rules), sync.rules, extra=sync, sysctls=sysctls)
 
 
 def render_restore(sync: FullSync, *, with_jumps: bool = True) -> str:

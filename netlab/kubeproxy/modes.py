@@ -202,6 +202,8 @@ class BuiltMode:
         extra: mode-specific data (the IPVS virtual servers, the nft table, the proxy ports).
         dummy_device: the dummy interface the mode adds to the node to hold ``local_addresses``
             (IPVS: ``kube-ipvs0``), or ``None``.
+        sysctls: the kernel settings kube-proxy sets on the node in this mode (iptables mode:
+            ``net.ipv4.conf.all.route_localnet=1`` while NodePorts answer on 127.0.0.1).
     """
 
     mode: str
@@ -212,6 +214,7 @@ class BuiltMode:
     extra: Any = None
     hooks: dict = field(default_factory=lambda: {h: tuple(f"{t} {c}" for t, c in tc) for h, tc in HOOK_TABLES.items()})
     dummy_device: str | None = None
+    sysctls: Mapping[str, str] = field(default_factory=dict)
 
     def listening(self) -> tuple[tuple[str, str, int], ...]:
         """``(protocol, address, port)`` of the sockets kube-proxy's process listens on (userspace mode's

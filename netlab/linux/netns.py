@@ -701,8 +701,7 @@ def plan(cluster: "Cluster", prefix: str | None = None, ebtables: bool | None = 
             if f.name.startswith("azv") and f.master is None:
                 sysctls[f"net.ipv4.conf.{f.name}.proxy_arp"] = "1"
                 sysctls[f"net.ipv4.neigh.{f.name}.proxy_delay"] = "0"
-        if cfg.proxy_mode.value == "iptables" and cluster.proxy_config(i).localhost_nodeports_active:
-            sysctls["net.ipv4.conf.all.route_localnet"] = "1"  # kube-proxy sets it for 127.0.0.1:<nodePort>
+        sysctls.update(cluster.node_proxy(i).sysctls)  # kube-proxy's own (iptables mode: route_localnet)
         sysctl_cmds.append(_sysctls(ns, sysctls, f"sysctls of node {node.name}"))
         save, nft = proxy_rules(cluster, i)
         rule_cmds.append(Command(ns, _exec(ns, "iptables-restore"), save,
