@@ -765,6 +765,19 @@ class Cluster:
             hit = self._derived.runtimes[n] = (engine, ctx, route)
         return hit
 
+    def graph(self) -> Any:
+        """The cluster's wiring as a :class:`networkx.MultiGraph`: namespaces, interfaces, bridges, veth
+        pairs, the VNet and the hosts around it, with routes as edge data (see :mod:`netlab.cluster.graph`).
+
+        >>> import networkx as nx, netlab as nl
+        >>> g = nl.Cluster.aks("kubenet", nodes=2).add_pod("web-0", node=0).add_pod("api-0", node=1).graph()
+        >>> len(nx.shortest_path(g, "pod default/web-0", "pod default/api-0")) - 1  # wires crossed
+        12
+        """
+        from .graph import topology
+
+        return topology(self)
+
     def route_table(self) -> tuple[AzureRoute, ...]:
         """The Azure route table (UDR) AKS keeps for kubenet: one route per node.
 
