@@ -36,7 +36,7 @@ from .model.types import CniMode, Container, ContainerPort, Plugin, Verdict
 from . import course, quiz, scenarios
 
 _LAZY = {
-    "draw_cluster": ("netlab.views.plot", "draw_cluster"),
+    "draw_cluster": ("netlab.views.diagram", "draw_cluster"),
     "draw_address_use": ("netlab.views.plot", "draw_address_use"),
     "draw_proxy_cost": ("netlab.views.plot", "draw_proxy_cost"),
     "explore": ("netlab.views.widgets", "explore"),

@@ -23,8 +23,10 @@ def test_add_pod_and_trace_between_nodes():
     c["go"].click()
     assert ex.trace.delivered
     assert "delivered" in ex.message.value
-    texts = [t.get_text() for t in ex.figure.axes[0].texts]
-    assert any(t.startswith("web-0") for t in texts)
+    texts = [t.text for t in ex.figure.texts]
+    assert "web-0" in texts and "api-0" in texts
+    assert ex.diagram.value == ex.figure._repr_html_() and "<svg" in ex.diagram.value  # what the browser receives
+    assert [n for b in ex.figure.badges for n in b.hops] == list(range(1, len(ex.trace.hops) + 1))
 
 
 def test_bad_input_keeps_the_cluster_and_explains():
@@ -145,5 +147,5 @@ def test_a_refused_connection_shows_in_red_with_the_reason():
     c["go"].click()
     assert ex.trace.verdict is nl.Verdict.REFUSED
     assert "#b2182b" in ex.message.value and "refused" in ex.message.value and "TCP reset" in ex.message.value
-    texts = [t.get_text() for t in ex.figure.axes[0].texts]
-    assert "X refused" in texts
+    assert ex.figure.badges[-1].label.endswith("✕") and ex.figure.badges[-1].kind == "end"
+    assert any(t.text.startswith("refused:") for t in ex.figure.texts)

@@ -3,7 +3,7 @@
 Every control edits the cluster *description* and rebuilds from it; nothing patches a
 view. A change that breaks a rule shows the rule and the fix in the message line and
 keeps the last valid cluster on screen (and ``Undo`` steps back through what you built).
-ipywidgets and matplotlib are imported only here.
+ipywidgets is imported only here; the diagram is an SVG (:mod:`netlab.views.diagram`).
 
 Example:
     >>> import netlab as nl
@@ -87,7 +87,7 @@ class Explorer:
         c["go"] = w.Button(description="Trace", icon="play", button_style="primary")
         self.controls = c
         self.message = w.HTML()
-        self.diagram = w.Output()
+        self.diagram = w.HTML()
         self.trace_out = w.Output()
         self.text_out = w.Output()
 
@@ -280,16 +280,11 @@ class Explorer:
             self.trace_out.clear_output()
 
     def _draw(self) -> None:
-        from IPython.display import display
-
-        from .plot import draw_cluster
+        from .diagram import draw_cluster
 
         self.figure = draw_cluster(self.cluster, trace=self.trace)
-        if not _in_kernel():
-            return
-        with self.diagram:
-            self.diagram.clear_output(wait=True)
-            display(self.figure)
+        # An HTML widget takes the drawing as a value: no output area to clear and refill, nothing to encode.
+        self.diagram.value = self.figure._repr_html_()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
