@@ -75,3 +75,19 @@ def test_proxy_cost_says_userspace_updates_write_nothing():
     right = fig.axes[1]
     assert [line.get_label() for line in right.get_lines()] == ["userspace: full sync"]  # no 0 on a log axis
     assert [t.get_text() for t in right.texts] == ["userspace: 0 lines (kept in kube-proxy's memory)"]
+
+
+@pytest.mark.parametrize("chart", ["address_use", "proxy_cost"])
+def test_charts_are_readable_at_the_width_a_notebook_shows_them(chart):
+    # Jupyter shows the PNG at 80 dpi: at most 900 px wide, and every text at least 11 px high.
+    from netlab.views.plot import draw_address_use
+
+    fig = draw_address_use() if chart == "address_use" else draw_proxy_cost(modes=MODES)
+    assert fig.get_size_inches()[0] * 80 <= 900
+    texts = []
+    for ax in fig.axes:
+        texts += ax.texts + [ax.title, ax.xaxis.label, ax.yaxis.label] + ax.get_xticklabels() + ax.get_yticklabels()
+        if ax.get_legend():
+            texts += ax.get_legend().get_texts()
+    shown = [t for t in texts if t.get_text()]
+    assert shown and min(t.get_fontsize() * 80 / 72 for t in shown) >= 11
