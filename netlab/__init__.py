@@ -40,6 +40,7 @@ _LAZY = {
     "draw_address_use": ("netlab.views.plot", "draw_address_use"),
     "draw_proxy_cost": ("netlab.views.plot", "draw_proxy_cost"),
     "explore": ("netlab.views.widgets", "explore"),
+    "step_through": ("netlab.views.step", "step_through"),
 }
 
 
@@ -65,6 +66,7 @@ __all__ = [
     "draw_cluster",
     "draw_proxy_cost",
     "explore",
+    "step_through",
     "quiz",
     "scenarios",
     "CniMode",

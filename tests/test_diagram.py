@@ -165,7 +165,11 @@ def test_highlight_picks_out_one_hop(kubenet2):
     t = kubenet2.trace("web-0", "api-0", port=8080)
     d = nl.draw_cluster(kubenet2, trace=t, highlight=3)
     current = [b for b in d.badges if 3 in b.hops]
-    assert len(current) == 1 and 'stroke-width="3"' in d.svg
+    assert len(current) == 1
+    style = re.search(r"<style>(.*)</style>", d.svg).group(1)
+    assert f"#{d.ident} rect.nl-h3{{stroke:#222222;stroke-width:3.5}}" in style  # the current hop's badge, ringed
+    assert f"#{d.ident} .nl-s2" in style and f"#{d.ident} .nl-s3" not in style  # the way up to it, strong
+    assert d.svg.count(f'id="{d.ident}"') == 1 and "<style>" not in nl.draw_cluster(kubenet2, trace=t).svg
     with pytest.raises(nl.ConfigError, match=rf"highlight=99: give a hop number of the trace, 1 to {len(t.hops)}"):
         nl.draw_cluster(kubenet2, trace=t, highlight=99)
     with pytest.raises(nl.ConfigError, match="highlight= needs a trace= to pick a hop of"):

@@ -149,3 +149,25 @@ def test_a_refused_connection_shows_in_red_with_the_reason():
     assert "#b2182b" in ex.message.value and "refused" in ex.message.value and "TCP reset" in ex.message.value
     assert ex.figure.badges[-1].label.endswith("✕") and ex.figure.badges[-1].kind == "end"
     assert any(t.text.startswith("refused:") for t in ex.figure.texts)
+
+
+def test_step_through_opens_on_the_last_trace_and_closes_on_the_next_change():
+    ex = make()
+    c = ex.controls
+    assert c["step"].disabled
+    ex.step_through()  # nothing traced yet
+    assert "trace a packet first" in ex.message.value and ex.view.children == (ex.diagram,)
+    for name, node in (("web-0", 0), ("api-0", 1)):
+        c["pod_name"].value, c["pod_node"].value = name, node
+        c["add_pod"].click()
+    c["src"].value, c["dst"].value = "web-0", "api-0"
+    c["go"].click()
+    assert not c["step"].disabled
+    c["step"].click()
+    s = ex.stepper
+    assert ex.view.children == (s.widget,) and s.steps == len(ex.trace.hops) and s.step == 1
+    s.next.click()
+    assert s.step == 2 and "rect.nl-h2{" in s.picture.value
+    assert f"{s.steps} hops" in ex.message.value
+    c["add_node"].click()  # a change: the drawing of the new cluster replaces the step-through
+    assert ex.view.children == (ex.diagram,) and ex.stepper is None and c["step"].disabled

@@ -13,7 +13,8 @@ from __future__ import annotations
 import html
 import textwrap
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..model.types import IPv4Address, Verdict
 from ..azure.network import HOST_NAMES
@@ -188,6 +189,7 @@ class Trace:
     affinity: tuple = ()  # (node index, client address, "IP:port") per kube-proxy choice: kept by after=...
     connections: tuple = ()  # (node index or "azure", first header in, header out) per conntrack entry made
     previous: "Trace | None" = None  # the connection this one was traced after (after=...)
+    cluster: Any = field(default=None, compare=False, repr=False)  # the cluster it was traced in (for drawings)
 
     def __repr__(self) -> str:
         return (f"<Trace {self.source} -> {self.destination}, {self.protocol}/{self.port}: {self.verdict.value}, "

@@ -929,6 +929,7 @@ def trace(cluster: "Cluster", src: Any, dst: Any, port: int | None = None, proto
         affinity=tuple(walk.affinity) + (after.affinity if after is not None else ()),
         connections=tuple(walk.conntrack),
         previous=after,
+        cluster=cluster,
     )
     return _with_conntrack(cluster, result)
 
@@ -1019,7 +1020,7 @@ def _reply(cluster: "Cluster", walk: _Walk, source: Any, request: Header, proto:
     except _Drop as drop:
         verdict, reason = Verdict.DROPPED, drop.reason
     return Trace(_label(end), _label(source), proto, back.dport, tuple(rw.hops), verdict, reason,
-                 _label(rw.end) if rw.end is not None else None, masquerade=tuple(rw.masquerade))
+                 _label(rw.end) if rw.end is not None else None, masquerade=tuple(rw.masquerade), cluster=cluster)
 
 
 def _judge(cluster: "Cluster", walk: _Walk, intended: Any) -> tuple[Verdict, str]:

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import textwrap
@@ -114,8 +115,9 @@ class _Canvas:
                           f'stroke="{stroke}" stroke-width="{width}"{d}>{inner}</rect>')
 
     def line(self, points: list[tuple[float, float]], stroke: str, width: float = 1.5, dash: str = "",
-             arrow: str = "") -> None:
+             arrow: str = "", cls: str = "") -> None:
         d = f' stroke-dasharray="{dash}"' if dash else ""
+        d += f' class="{cls}"' if cls else ""
         m = f' marker-end="url(#{arrow})"' if arrow else ""
         pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
         self.parts.append(f'<polyline points="{pts}" fill="none" stroke="{stroke}" stroke-width="{width}" '
@@ -187,7 +189,7 @@ class Diagram:
 
     def __init__(self, svg: str, width: int, height: float, texts: tuple[TextBox, ...], badges: tuple[Badge, ...],
                  arrows: tuple[tuple[tuple[float, float], tuple[float, float]], ...], description: str,
-                 trace: "Trace | None", boxes: dict[str, tuple[float, float, float, float]]) -> None:
+                 trace: "Trace | None", boxes: dict[str, tuple[float, float, float, float]], ident: str = "") -> None:
         self.svg = svg
         self.width = width
         self.height = height
@@ -197,9 +199,28 @@ class Diagram:
         self.description = description
         self.trace = trace
         self.boxes = boxes  # named shapes (a pod's box, a node's box), for checks
+        self.ident = ident  # the svg element's id, which scopes a highlight's style to this drawing
 
     def _repr_html_(self) -> str:
         return f'<div style="max-width:{self.width}px">{self.svg}</div>'
+
+    def highlighted(self, step: int) -> str:
+        """The drawing with hop ``step`` picked out: the way up to it strong, its badge ringed, the rest faint.
+
+        Only a style block is added (scoped to this drawing's id), so stepping costs no new drawing.
+        """
+        if self.trace is None or not isinstance(step, int) or isinstance(step, bool) or not 1 <= step <= len(
+                self.trace.hops):
+            hops = len(self.trace.hops) if self.trace is not None else 0
+            raise ConfigError(f"step={step!r}: give a hop number of the trace, 1 to {hops}" if self.trace is not None
+                              else "a drawing without a trace has no hops to step through")
+        i = f"#{self.ident}"
+        done = ",".join(f"{i} .nl-s{n}" for n in range(1, step)) or f"{i} .nl-none"
+        seen = ",".join(f"{i} .nl-h{n}" for n in range(1, step + 1))
+        style = (f"<style>{i} .nl-a,{i} .nl-b{{opacity:.25}} {done},{seen}{{opacity:1}} "
+                 f"{i} rect.nl-h{step}{{stroke:{INK};stroke-width:3.5}}</style>")
+        head, _, tail = self.svg.partition("<defs>")
+        return f"{head}{style}<defs>{tail}"
 
     def _repr_svg_(self) -> str:
         return self.svg
@@ -388,14 +409,19 @@ class _Drawing:
                 f'<marker id="nl-arrow-bad" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5" '
                 f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{VERMILION}"/></marker>'
                 '</defs>')
-        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0f}" width="{WIDTH}" '
+        body = "".join(cv.parts)
+        ident = "nl-" + hashlib.sha1(f"{description}{body}".encode()).hexdigest()[:10]
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" id="{ident}" viewBox="0 0 {WIDTH} {height:.0f}" width="{WIDTH}" '
                f'height="{height:.0f}" style="max-width:100%;height:auto;background:white" role="img" '
                f'font-family="{FAMILY}"><title>{html.escape(description, quote=False)}</title>'
                f'<desc>{html.escape(description, quote=False)}</desc>{defs}'
                f'<rect x="0" y="0" width="{WIDTH}" height="{height:.0f}" fill="white"/>'
-               + "".join(cv.parts) + "</svg>")
-        return Diagram(svg, WIDTH, height, tuple(cv.texts), tuple(self.badges), tuple(self.arrows), description,
-                       self.trace, dict(self.boxes))
+               + body + "</svg>")
+        d = Diagram(svg, WIDTH, height, tuple(cv.texts), tuple(self.badges), tuple(self.arrows), description,
+                    self.trace, dict(self.boxes), ident)
+        if self.highlight is not None:
+            d.svg = d.highlighted(self.highlight)
+        return d
 
     def _node_layout(self, i: int, x0: float, y0: float, w: float, row: int) -> _NodeLayout:
         pods = [self.c.find_pod(key[1], key[0]) for key, _ in self.wiring.get(self.c.nodes[i].name, ())]
@@ -667,14 +693,13 @@ class _Drawing:
             prev = a
             if hop.decided_by.command == ROUTE_TABLE:
                 self.used_routes.setdefault(hop.decided_by.text, []).append(no)
-        hl = self.highlight
+        # Classes name each arrow by the hop it leaves (nl-s3) and each badge by its hops (nl-h3 nl-h4), so that a
+        # step through the trace is a few lines of style (Diagram.highlighted), not a new drawing.
         for k in range(len(anchors) - 1):
             a, hops_a = anchors[k]
             b, _ = anchors[k + 1]
             pts = self._route(a, b)
-            strong = hl is None or hops_a[-1] < hl
-            cv.line(pts, colour if strong else GREY, 3 if strong else 2, arrow=("nl-arrow-bad" if failed else "nl-arrow")
-                    if strong else "", dash="" if strong else "5 4")
+            cv.line(pts, colour, 3, arrow="nl-arrow-bad" if failed else "nl-arrow", cls=f"nl-a nl-s{hops_a[-1]}")
             self.arrows.extend(zip(pts, pts[1:]))
         for k, (a, hops) in enumerate(anchors):
             label = str(hops[0]) if len(hops) == 1 else f"{hops[0]}-{hops[-1]}"
@@ -682,21 +707,19 @@ class _Drawing:
             end = failed and k == len(anchors) - 1
             kind = "end" if end else "nat" if nat else "hop"
             fill = VERMILION if end else PURPLE if nat else BLUE
-            if hl is not None and hl not in hops:
-                fill = GREY if not (hops[-1] < hl) else fill
             if end:
                 label += " ✕"
             badge = self._place_badge(Badge(label, a.x, a.y, 10, tuple(hops), kind))
             self.badges.append(badge)
             bx0, by0, bx1, by1 = badge.box
-            current = hl is not None and hl in hops
+            cls = "nl-b " + " ".join(f"nl-h{n}" for n in hops)
             titles = "\n".join(f"{n}. {trace.hops[n - 1].place} {trace.hops[n - 1].interface}: "
                                f"{trace.hops[n - 1].decided_by.text.strip()}" for n in hops)
-            stroke = f' stroke="{INK}" stroke-width="3"' if current else ' stroke="white" stroke-width="1.5"'
-            cv.parts.append(f'<rect x="{bx0:.1f}" y="{by0:.1f}" width="{bx1 - bx0:.1f}" height="{by1 - by0:.1f}" '
-                            f'rx="{badge.r}" fill="{fill}"{stroke}><title>{html.escape(titles, quote=False)}</title></rect>')
-            cv.parts.append(f'<text x="{badge.x:.1f}" y="{badge.y + 4.5:.1f}" font-size="{FONT}" text-anchor="middle" '
-                            f'fill="white" font-weight="bold">{html.escape(label, quote=False)}</text>')
+            cv.parts.append(f'<rect class="{cls}" x="{bx0:.1f}" y="{by0:.1f}" width="{bx1 - bx0:.1f}" '
+                            f'height="{by1 - by0:.1f}" rx="{badge.r}" fill="{fill}" stroke="white" stroke-width="1.5">'
+                            f'<title>{html.escape(titles, quote=False)}</title></rect>')
+            cv.parts.append(f'<text class="{cls}" x="{badge.x:.1f}" y="{badge.y + 4.5:.1f}" font-size="{FONT}" '
+                            f'text-anchor="middle" fill="white" font-weight="bold">{html.escape(label, quote=False)}</text>')
             for n in hops:
                 hop = trace.hops[n - 1]
                 if hop.nat:

@@ -85,9 +85,13 @@ class Explorer:
         c["port"] = w.IntText(value=80, description="port", layout=w.Layout(width="130px"))
         c["seed"] = w.IntText(value=0, description="seed", layout=w.Layout(width="120px"))
         c["go"] = w.Button(description="Trace", icon="play", button_style="primary")
+        c["step"] = w.Button(description="Step through", icon="step-forward", disabled=True,
+                             tooltip="walk the last trace hop by hop on the diagram")
         self.controls = c
         self.message = w.HTML()
         self.diagram = w.HTML()
+        self.stepper: Any = None  # the step-through of the last trace, once opened
+        self.view = w.Box([self.diagram])  # the diagram, or the step-through in its place
         self.trace_out = w.Output()
         self.text_out = w.Output()
 
@@ -103,6 +107,7 @@ class Explorer:
         c["add_pod"].on_click(lambda _: self._add_pod())
         c["add_service"].on_click(lambda _: self._add_service())
         c["go"].on_click(lambda _: self.run_trace())
+        c["step"].on_click(lambda _: self.step_through())
 
         box = w.VBox
         row = w.HBox
@@ -110,8 +115,8 @@ class Explorer:
             row([c["plugin"], c["cni_mode"], c["proxy_mode"], c["add_node"], c["undo"]]),
             row([c["pod_name"], c["pod_node"], c["pod_app"], c["pod_port"], c["add_pod"]]),
             row([c["svc_name"], c["svc_app"], c["svc_port"], c["svc_type"], c["svc_policy"], c["add_service"]]),
-            row([c["src"], c["dst"], c["port"], c["seed"], c["go"]]),
-            self.message, self.diagram, self.trace_out,
+            row([c["src"], c["dst"], c["port"], c["seed"], c["go"], c["step"]]),
+            self.message, self.view, self.trace_out,
         ])
         self._refresh("ready: change the cluster with the controls, then trace a packet", ok=True)
 
@@ -285,6 +290,21 @@ class Explorer:
         self.figure = draw_cluster(self.cluster, trace=self.trace)
         # An HTML widget takes the drawing as a value: no output area to clear and refill, nothing to encode.
         self.diagram.value = self.figure._repr_html_()
+        self.view.children = (self.diagram,)
+        self.stepper = None
+        self.controls["step"].disabled = self.trace is None
+
+    def step_through(self) -> None:
+        """Open the step-through of the last trace in place of the diagram (the next change closes it)."""
+        from .step import StepThrough
+
+        if self.trace is None:
+            self._say("trace a packet first: Step through walks the last trace hop by hop", ok=False)
+            return
+        self.stepper = StepThrough(self.trace, self.cluster)
+        self.view.children = (self.stepper.widget,)
+        self._say(f"stepping through {self.trace.source} -> {self.trace.destination}: {self.stepper.steps} hops; "
+                  "Prev, Next or the slider move between them", ok=True)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
