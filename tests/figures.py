@@ -17,7 +17,7 @@ def notebook_figures():
     for notebook in NOTEBOOKS_WITH_FIGURES:
         statements = _statements(notebook)
         for k, stmt in enumerate(statements):
-            if not isinstance(stmt, ast.Expr) or "draw_cluster" not in ast.unparse(stmt):
+            if not isinstance(stmt, ast.Expr) or not any(f in ast.unparse(stmt) for f in ("draw_cluster", "step_through")):
                 continue
             chosen, wanted = set(), [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)]
             while wanted:
@@ -30,8 +30,10 @@ def notebook_figures():
             namespace = {"nl": nl}
             body = [statements[i] for i in sorted(chosen)]
             exec(compile(ast.Module(body=body, type_ignores=[]), notebook, "exec"), namespace)
-            out.append((f"{notebook}: {ast.unparse(stmt)[:70]}", eval(compile(ast.Expression(stmt.value), notebook, "eval"),
-                                                                       namespace)))
+            value = eval(compile(ast.Expression(stmt.value), notebook, "eval"), namespace)
+            if "step_through" in ast.unparse(stmt):
+                value = value.diagram  # what the step-through draws (each step only restyles it)
+            out.append((f"{notebook}: {ast.unparse(stmt)[:70]}", value))
     return out
 
 
