@@ -457,7 +457,7 @@ def _widgets_settled_js(expected: int) -> str:
 
 
 def _click_add_node(page, problems: list[str]) -> None:
-    """Click each explorer's "Add node" and wait until its diagram (a PNG in an Output widget) changes."""
+    """Click each explorer's "Add node" and wait until its diagram (an inline SVG in an HTML widget) changes."""
     # The button's accessible name starts with its Font Awesome icon, so match the visible text.
     add_node = page.locator("button.widget-button").filter(has_text=re.compile(r"^\s*Add node\s*$"))
     explorers = page.locator(f".jp-NotebookPanel:not(.lm-mod-hidden) {TOP_OUTPUTS}").filter(has=add_node)
@@ -466,24 +466,23 @@ def _click_add_node(page, problems: list[str]) -> None:
         return
     for i in range(explorers.count()):
         explorer = explorers.nth(i)
-        image = explorer.locator("img").first
+        drawing = explorer.locator("svg[id^='nl-']").first
         try:
-            image.wait_for(state="attached", timeout=WIDGET_RENDER_S * 1000)
+            drawing.wait_for(state="attached", timeout=WIDGET_RENDER_S * 1000)
         except sync_api.TimeoutError:
-            problems.append(f"explorer {i}: no diagram image in the explorer")
+            problems.append(f"explorer {i}: no diagram in the explorer")
             continue
-        before = image.get_attribute("src")
+        before = drawing.get_attribute("id")  # a hash of the drawing: another cluster, another id
         button = explorer.locator(add_node)
         button.scroll_into_view_if_needed()
         button.click()
-        # The Output widget clears and redraws: wait for an <img> with another picture, or for
-        # the explorer's message line to turn red (#b2182b: the change was refused, nothing to wait for).
+        # Wait for a drawing with another id, or for the explorer's message line to turn red
+        # (#b2182b: the change was refused, nothing to wait for).
         refused = "span[style*='#b2182b']"
         try:
             page.wait_for_function(
-                "([el, before, refused]) => { const img = el.querySelector('img');"
-                " const src = img && img.getAttribute('src');"
-                " return (!!src && src !== before) || !!el.querySelector(refused); }",
+                "([el, before, refused]) => { const svg = el.querySelector(\"svg[id^='nl-']\");"
+                " return (!!svg && svg.id !== before) || !!el.querySelector(refused); }",
                 arg=[explorer.element_handle(), before, refused], timeout=CLICK_REDRAW_S * 1000, polling=200)
         except sync_api.TimeoutError:
             problems.append(f'explorer {i}: the diagram did not change within {CLICK_REDRAW_S} s '
@@ -492,6 +491,38 @@ def _click_add_node(page, problems: list[str]) -> None:
         if explorer.locator(refused).count():
             problems.append(f'explorer {i}: "Add node" was refused: '
                             f'{explorer.locator(refused).first.inner_text()!r}')
+
+
+# Every diagram as the browser lays it out: each text's height on screen, and any two texts whose boxes overlap.
+_DIAGRAMS_JS = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll(".jp-NotebookPanel:not(.lm-mod-hidden) svg[id^='nl-']")) {
+    const shown = svg.getBoundingClientRect().width;
+    if (!shown) continue;  // a drawing not laid out (a hidden tab)
+    const scale = shown / svg.viewBox.baseVal.width;
+    const texts = [...svg.querySelectorAll('text')].filter(t => t.firstChild && t.firstChild.textContent.trim());
+    const boxes = texts.map(t => [t.firstChild.textContent, t.getBBox(), parseFloat(t.getAttribute('font-size'))]);
+    const small = boxes.filter(([s, b, size]) => size * scale < 11).map(([s, b, size]) => s);
+    const overlaps = [];
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [s1, a] = boxes[i], [s2, b] = boxes[j];
+      if (a.x < b.x + b.width - 0.5 && b.x < a.x + a.width - 0.5 && a.y < b.y + b.height - 2 && b.y < a.y + a.height - 2)
+        overlaps.push(`${s1} / ${s2}`);
+    }
+    out.push({id: svg.id, shown: Math.round(shown), scale, small, overlaps});
+  }
+  return out; }"""
+
+
+def _diagram_problems(page) -> list[str]:
+    """Every diagram shown at its width on this page: no text under 11 px, no two texts overlapping."""
+    found = []
+    for d in page.evaluate(_DIAGRAMS_JS):
+        if d["small"]:
+            found.append(f"diagram {d['id']} shown {d['shown']} px wide: texts under 11 px: {d['small'][:3]}")
+        if d["overlaps"]:
+            found.append(f"diagram {d['id']}: overlapping texts {d['overlaps'][:3]}")
+    return found
 
 
 def _save_artifacts(page, name: str, console: list[str], lab: Lab) -> list[Path]:
@@ -594,6 +625,7 @@ def test_notebook_runs_in_jupyterlab(name, lab, browser):
         # JavaScript errors are not the course's outputs, but worth a line in the -s report.
         notes += [line for line in console if line.startswith(("[error]", "[pageerror]"))]
         notes += [f"image not shown: {img}" for img in page.evaluate(_BROKEN_IMAGES_JS)]
+        problems += _diagram_problems(page)
         if not problems and explorer_cells:
             _click_add_node(page, problems)
         times["check"] = time.monotonic() - t

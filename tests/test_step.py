@@ -85,3 +85,10 @@ def test_jupyter_gets_the_widget_and_a_text_and_html_fallback(stepper):
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == stepper.widget.model_id
     assert bundle["text/plain"] == stepper.text() and bundle["text/plain"].startswith("hop 2 of")
     assert "rect.nl-h2{" in bundle["text/html"] and "<b>hop 2 of" in bundle["text/html"]
+
+
+def test_the_step_style_reaches_only_the_step_throughs_own_drawing(kubenet2):
+    t = kubenet2.trace("web-0", "api-0", port=8080)
+    plain, s = nl.draw_cluster(kubenet2, trace=t), nl.step_through(t)
+    assert s.diagram.ident == f"{plain.ident}-step" and f'id="{plain.ident}"' not in s.picture.value
+    assert f"#{s.diagram.ident} " in s.picture.value and f"#{plain.ident} " not in s.picture.value

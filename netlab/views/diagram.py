@@ -204,6 +204,14 @@ class Diagram:
     def _repr_html_(self) -> str:
         return f'<div style="max-width:{self.width}px">{self.svg}</div>'
 
+    def renamed(self, suffix: str) -> "Diagram":
+        """The same drawing under another id (``nl-...-suffix``): a highlight's style then reaches this copy
+        only, not the same drawing shown elsewhere on the page."""
+        ident = f"{self.ident}-{suffix}"
+        svg = self.svg.replace(f'id="{self.ident}"', f'id="{ident}"', 1)
+        return Diagram(svg, self.width, self.height, self.texts, self.badges, self.arrows, self.description,
+                       self.trace, self.boxes, ident)
+
     def highlighted(self, step: int) -> str:
         """The drawing with hop ``step`` picked out: the way up to it strong, its badge ringed, the rest faint.
 

@@ -45,13 +45,16 @@ class StepThrough:
             raise ConfigError("this trace has no hops to step through (the packet never left its source)")
         self.trace = trace
         self.cluster = cluster
-        self.diagram: Diagram = draw_cluster(cluster, trace=trace)
+        # Its own id: the step's style must not restyle the same drawing shown by draw_cluster in another cell.
+        self.diagram: Diagram = draw_cluster(cluster, trace=trace).renamed("step")
         self.steps = len(trace.hops)
         self.prev = w.Button(description="Prev", icon="step-backward", layout=w.Layout(width="90px"))
         self.next = w.Button(description="Next", icon="step-forward", layout=w.Layout(width="90px"))
         self.slider = w.IntSlider(value=1, min=1, max=self.steps, description="hop", continuous_update=True,
                                   layout=w.Layout(width="420px"))
-        self.picture = w.HTML(layout=w.Layout(max_width="900px", flex="1 1 600px"))
+        # The drawing keeps its full 900 px (its texts are 12 px at that width); the panel goes beside it when
+        # the notebook is wide enough, under it otherwise.
+        self.picture = w.HTML(layout=w.Layout(width="900px", max_width="100%", flex="0 0 auto"))
         self.detail = w.HTML(layout=w.Layout(flex="1 1 280px", min_width="280px", padding="0 0 0 12px"))
         self.prev.on_click(lambda _: self._move(-1))
         self.next.on_click(lambda _: self._move(+1))
