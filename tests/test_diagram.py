@@ -160,6 +160,10 @@ def test_the_load_balancers_health_probe_is_drawn_on_each_node():
     t = _texts(d)
     assert t.count("LB probe ✓") == 2 and t.count("LB probe ✕") == 1  # Local policy: the nodes with a web pod
     assert any(s.startswith("probe HTTP ") and s.endswith("/healthz") for s in t) and "2 of 3 nodes pass" in t
+    words = " ".join(t)
+    assert "the load balancer sent the connection to node aks-nodepool1-87544974-vmss00000" in words
+    dnat = next(h for h in d.trace.hops if h.nat)
+    assert f"by {dnat.decided_by.where}:" in words  # the rule that translated, next to its hop's number
 
 
 def test_highlight_picks_out_one_hop(kubenet2):

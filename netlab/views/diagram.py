@@ -732,6 +732,12 @@ class _Drawing:
                 hop = trace.hops[n - 1]
                 if hop.nat:
                     self.notes.append((str(n), f"{hop.place}: {hop.nat_text}", PURPLE))
+                    self.notes.append(("", f"by {hop.decided_by.where}: {hop.decided_by.text.strip()}", MUTED))
+                if hop.place.kind == "load balancer" and n < len(trace.hops):
+                    passing = [name for name, (ok, _, _) in self.probes.items() if ok]
+                    self.notes.append((str(n), f"the load balancer sent the connection to {trace.hops[n].place} "
+                                               f"(its health probe passes on {len(passing)} of {len(self.probes)} "
+                                               "nodes; Azure hashes each connection over those)", BLUE))
         if failed:
             self.notes.append((str(len(trace.hops)), f"{trace.verdict.value}: {trace.reason}", VERMILION))
         elif trace.verdict.value == "delivered to the wrong pod":
