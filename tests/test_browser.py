@@ -456,7 +456,7 @@ def _widgets_settled_js(expected: int) -> str:
     }}"""
 
 
-def _click_add_node(page, problems: list[str]) -> None:
+def _click_add_node(page, problems: list[str], notes: list[str] | None = None) -> None:
     """Click each explorer's "Add node" and wait until its diagram (an inline SVG in an HTML widget) changes."""
     # The button's accessible name starts with its Font Awesome icon, so match the visible text.
     add_node = page.locator("button.widget-button").filter(has_text=re.compile(r"^\s*Add node\s*$"))
@@ -475,6 +475,7 @@ def _click_add_node(page, problems: list[str]) -> None:
         before = drawing.get_attribute("id")  # a hash of the drawing: another cluster, another id
         button = explorer.locator(add_node)
         button.scroll_into_view_if_needed()
+        clicked = time.monotonic()
         button.click()
         # Wait for a drawing with another id, or for the explorer's message line to turn red
         # (#b2182b: the change was refused, nothing to wait for).
@@ -483,11 +484,13 @@ def _click_add_node(page, problems: list[str]) -> None:
             page.wait_for_function(
                 "([el, before, refused]) => { const svg = el.querySelector(\"svg[id^='nl-']\");"
                 " return (!!svg && svg.id !== before) || !!el.querySelector(refused); }",
-                arg=[explorer.element_handle(), before, refused], timeout=CLICK_REDRAW_S * 1000, polling=200)
+                arg=[explorer.element_handle(), before, refused], timeout=CLICK_REDRAW_S * 1000, polling=50)
         except sync_api.TimeoutError:
             problems.append(f'explorer {i}: the diagram did not change within {CLICK_REDRAW_S} s '
                             f'after clicking "Add node"')
             continue
+        if notes is not None:  # the -s report: click to new drawing in the browser (polled every 50 ms)
+            notes.append(f"explorer {i}: Add node -> new drawing on screen in {time.monotonic() - clicked:.2f} s")
         if explorer.locator(refused).count():
             problems.append(f'explorer {i}: "Add node" was refused: '
                             f'{explorer.locator(refused).first.inner_text()!r}')
@@ -627,7 +630,7 @@ def test_notebook_runs_in_jupyterlab(name, lab, browser):
         notes += [f"image not shown: {img}" for img in page.evaluate(_BROKEN_IMAGES_JS)]
         problems += _diagram_problems(page)
         if not problems and explorer_cells:
-            _click_add_node(page, problems)
+            _click_add_node(page, problems, notes)
         times["check"] = time.monotonic() - t
     except (sync_api.Error, RuntimeError, OSError) as exc:  # a timeout, a crashed page or server: keep evidence
         if not problems:

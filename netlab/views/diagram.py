@@ -766,6 +766,8 @@ class _Drawing:
     def _route(self, a: _Anchor, b: _Anchor) -> list[tuple[float, float]]:
         if a.node is not None and a.node == b.node:
             pts = list(a.to_bridge) + list(reversed(b.to_bridge))
+        elif a.node is None and b.node is None and len(a.to_band) == 2 and a.y == b.y:
+            pts = [(a.x, a.y), (b.x, b.y)]  # host to host (a client to the load balancer): along the hosts' row
         else:
             pa, pb = list(a.to_band), list(reversed(b.to_band))
             ya, yb = pa[-1][1], pb[0][1]
