@@ -148,7 +148,8 @@ def test_the_legend_names_only_what_the_drawing_uses(kubenet2):
     traced = _texts(nl.draw_cluster(kubenet2, trace=kubenet2.trace("web-0", "internet", port=443)))
     assert "address translated (NAT)" in traced and "the packet's way, hop number" in traced
     routed = _texts(nl.draw_cluster(with_plugin(kubenet2, "azure-cni")))
-    assert "bridge" not in routed and "routed: /32 per pod" in routed
+    assert "bridge" not in routed and any(t.endswith("a /32 per pod") for t in routed)
+    assert "no bridge: the node's routes (a /32 per pod)" in routed
 
 
 def test_the_load_balancers_health_probe_is_drawn_on_each_node():
@@ -172,10 +173,43 @@ def test_highlight_picks_out_one_hop(kubenet2):
     current = [b for b in d.badges if 3 in b.hops]
     assert len(current) == 1
     style = re.search(r"<style>(.*)</style>", d.svg).group(1)
-    assert f"#{d.ident} rect.nl-h3{{stroke:#222222;stroke-width:3.5}}" in style  # the current hop's badge, ringed
+    assert f"#{d.ident} rect.nl-b.nl-h3{{stroke:#222222;stroke-width:3.5}}" in style  # the current hop's badge, ringed
     assert f"#{d.ident} .nl-s2" in style and f"#{d.ident} .nl-s3" not in style  # the way up to it, strong
     assert d.svg.count(f'id="{d.ident}"') == 1 and "<style>" not in nl.draw_cluster(kubenet2, trace=t).svg
     with pytest.raises(nl.ConfigError, match=rf"highlight=99: give a hop number of the trace, 1 to {len(t.hops)}"):
         nl.draw_cluster(kubenet2, trace=t, highlight=99)
     with pytest.raises(nl.ConfigError, match="highlight= needs a trace= to pick a hop of"):
         nl.draw_cluster(kubenet2, highlight=1)
+
+
+def test_a_trace_from_another_cluster_is_refused_not_drawn_in_the_wrong_places(kubenet2):
+    t = kubenet2.trace("web-0", "api-0", port=8080)
+    moved = kubenet2.remove_pod("api-0").add_pod("api-0", node=0, containers=[nl.Container("api", ports=[8080])])
+    with pytest.raises(nl.ConfigError, match=r"Trace again in the cluster you draw: nl.draw_cluster\(cluster, trace=cluster.trace"):
+        nl.draw_cluster(moved, trace=t)
+    same = kubenet2.with_proxy_mode("iptables")  # an equal cluster is the same cluster
+    assert nl.draw_cluster(same, trace=t).trace is t
+
+
+def test_pods_that_share_an_address_say_so():
+    from netlab import scenarios
+
+    t = [x.text for x in nl.draw_cluster(scenarios.multiple_nodes()).texts]  # notebook 03: plugin none
+    assert "same IP as b" in t and "same IP as a" in t
+
+
+def test_a_loopback_trace_stays_inside_the_pod():
+    c = nl.Cluster.aks("kubenet").add_pod("web-0", containers=[nl.Container("nginx", ports=[80])])
+    d = nl.draw_cluster(c, trace=c.trace("web-0", "localhost", port=80))
+    x0, y0, x1, y1 = d.boxes["pod default/web-0"]
+    assert all(x0 < b.x < x1 and y0 < b.y < y1 for b in d.badges)
+
+
+def test_azure_cnis_vnet_hop_marks_the_effective_route_it_used():
+    from netlab import scenarios
+
+    c = scenarios.azure_cni()
+    t = c.trace("web-0", "api-0", port=8080)
+    n = next(k for k, h in enumerate(t.hops, 1) if h.decided_by.command.startswith("az network nic"))
+    texts = [x.text for x in nl.draw_cluster(c, trace=t).texts]
+    assert f"10.224.0.0/12 -> VnetLocal  hop {n}" in texts and "192.168.0.0/16 -> None (Invalid)" in texts

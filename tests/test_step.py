@@ -14,7 +14,7 @@ def stepper(kubenet2):
 
 
 def _current(s):
-    return re.search(r"rect\.nl-h(\d+)\{", s.picture.value).group(1)
+    return re.search(r"rect\.nl-b\.nl-h(\d+)\{", s.picture.value).group(1)
 
 
 def test_steps_is_the_number_of_hops_and_starts_at_the_first(stepper):
@@ -39,7 +39,7 @@ def test_next_prev_and_the_slider_move_the_highlight_and_the_panel(stepper):
 
 def test_setting_step_shows_that_hop_and_a_wrong_step_keeps_the_last(stepper):
     stepper.step = 2
-    with pytest.raises(nl.ConfigError, match=rf"step=0: this trace has hops 1 to {stepper.steps}; the last valid step, 2"):
+    with pytest.raises(nl.ConfigError, match=rf"step=0: give a whole number, the hop to show: this trace has hops 1 to {stepper.steps}; the last valid step, 2"):
         stepper.step = 0
     with pytest.raises(nl.ConfigError, match="step=True"):
         stepper.step = True
@@ -67,9 +67,13 @@ def test_a_refused_trace_ends_with_its_reason(kubenet2):
     assert s.text().splitlines()[-1].startswith("  then     refused:")
 
 
-def test_bad_inputs_teach():
+def test_bad_inputs_teach(kubenet2):
     with pytest.raises(nl.ConfigError, match=r"step_through takes what cluster.trace\(...\) returns, not 'web-0'"):
         nl.step_through("web-0")
+    with pytest.raises(nl.ConfigError, match=r"step_through\(trace, cluster=...\) takes the cluster the trace was made in, not 'x'"):
+        nl.step_through(kubenet2.trace("web-0", "api-0", port=8080), cluster="x")
+    with pytest.raises(nl.ConfigError, match="this trace was made in another cluster, or in this one before a change"):
+        nl.step_through(kubenet2.trace("web-0", "api-0", port=8080), cluster=kubenet2.add_node())
 
 
 def test_a_step_changes_only_a_style_block(stepper):
@@ -84,7 +88,7 @@ def test_jupyter_gets_the_widget_and_a_text_and_html_fallback(stepper):
     bundle = stepper._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == stepper.widget.model_id
     assert bundle["text/plain"] == stepper.text() and bundle["text/plain"].startswith("hop 2 of")
-    assert "rect.nl-h2{" in bundle["text/html"] and "<b>hop 2 of" in bundle["text/html"]
+    assert "rect.nl-b.nl-h2{" in bundle["text/html"] and "<b>hop 2 of" in bundle["text/html"]
 
 
 def test_the_step_style_reaches_only_the_step_throughs_own_drawing(kubenet2):

@@ -167,7 +167,7 @@ def test_step_through_opens_on_the_last_trace_and_closes_on_the_next_change():
     s = ex.stepper
     assert ex.view.children == (s.widget,) and s.steps == len(ex.trace.hops) and s.step == 1
     s.next.click()
-    assert s.step == 2 and "rect.nl-h2{" in s.picture.value
+    assert s.step == 2 and "rect.nl-b.nl-h2{" in s.picture.value
     assert f"{s.steps} hops" in ex.message.value
     c["add_node"].click()  # a change: the drawing of the new cluster replaces the step-through
     assert ex.view.children == (ex.diagram,) and ex.stepper is None and c["step"].disabled

@@ -285,7 +285,8 @@ class Trace:
                 f"<td><small>{e(h.table)}</small><br><code>{e(h.decided_by.text)}</code>{matched}</td>"
                 f"<td>{e(h.note)}</td></tr>"
             )
-        return (
+        # JupyterLab right-aligns table cells; a hop's rules and reasons read from the left.
+        return left_aligned(
             f"<div><b>trace {e(self.source)} &rarr; {e(self.destination)}, "
             f"{e(self.protocol)}/{self.port}</b>"
             "<table><thead><tr><th>#</th><th>where</th><th>interface</th><th>packet</th>"
@@ -296,6 +297,12 @@ class Trace:
             + (f"<details><summary>the reply</summary>{self.reply._repr_html_()}</details>" if self.reply else "")
             + "</div>"
         )
+
+
+def left_aligned(markup: str) -> str:
+    """Table cells that read from the left, top-aligned, whatever the notebook's stylesheet says."""
+    style = "text-align:left;vertical-align:top"
+    return markup.replace("<td>", f"<td style='{style}'>").replace("<th>", f"<th style='{style}'>")
 
 
 

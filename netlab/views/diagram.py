@@ -45,7 +45,7 @@ from ..cni import dataplane as cni
 from ..errors import ConfigError
 from ..model import naming
 from ..model.types import Plugin
-from ..trace.hops import ROUTE_TABLE
+from ..trace.hops import EFFECTIVE_ROUTES, ROUTE_TABLE
 
 if TYPE_CHECKING:
     from ..trace.hops import Hop, Trace
@@ -55,8 +55,10 @@ BLUE, ORANGE, GREEN, VERMILION, SKY, PURPLE, YELLOW, GREY = (
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#999999")
 INK, MUTED = "#222222", "#555555"
 POD_FILL, NODE_FILL, VNET_FILL, HOST_FILL = "#E8F1F8", "#F4F4F4", "#DDEEF6", "#EEEEEE"
+ROUTED = "routed"  # the legend's key for the dashed bar of a node without a bridge (drawn in NODE_FILL)
 MEANING = (  # colour, what it means: the legend, in this order
-    (POD_FILL, "pod (its network namespace)"), (GREEN, "veth pair"), (ORANGE, "bridge"), (SKY, "NIC"),
+    (POD_FILL, "pod (its network namespace)"), (GREEN, "veth pair"), (ORANGE, "bridge"),
+    (ROUTED, "no bridge: the node's routes (a /32 per pod)"), (SKY, "NIC"),
     (VNET_FILL, "Azure VNet"), (BLUE, "the packet's way, hop number"), (PURPLE, "address translated (NAT)"),
     (VERMILION, "dropped or refused"), (YELLOW, "the route a hop used"),
 )
@@ -108,8 +110,9 @@ class _Canvas:
     texts: list[TextBox] = field(default_factory=list)
 
     def rect(self, x: float, y: float, w: float, h: float, fill: str, stroke: str = INK, title: str = "",
-             rx: float = 5, width: float = 1.2, dash: str = "") -> None:
+             rx: float = 5, width: float = 1.2, dash: str = "", cls: str = "") -> None:
         d = f' stroke-dasharray="{dash}"' if dash else ""
+        d += f' class="{cls}"' if cls else ""
         inner = f"<title>{html.escape(title, quote=False)}</title>" if title else ""
         self.parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="{rx}" fill="{fill}" '
                           f'stroke="{stroke}" stroke-width="{width}"{d}>{inner}</rect>')
@@ -124,7 +127,8 @@ class _Canvas:
                           f'stroke-linejoin="round"{d}{m}/>')
 
     def text(self, x: float, y: float, s: str, size: float = FONT, anchor: str = "start", weight: str = "",
-             fill: str = INK, title: str = "", italic: bool = False, width: float | None = None) -> TextBox:
+             fill: str = INK, title: str = "", italic: bool = False, width: float | None = None,
+             cls: str = "") -> TextBox:
         """Write ``s`` with its baseline at ``y``; cut to ``width`` px with an ellipsis (the whole text
         then in its ``<title>``)."""
         full = s
@@ -138,10 +142,21 @@ class _Canvas:
         self.texts.append(box)
         attrs = f' font-weight="{weight}"' if weight else ""
         attrs += ' font-style="italic"' if italic else ""
+        attrs += f' class="{cls}"' if cls else ""
         inner = html.escape(s, quote=False) + (f"<title>{html.escape(title, quote=False)}</title>" if title else "")
         self.parts.append(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"'
                           f'{attrs}>{inner}</text>')
         return box
+
+
+def _trimmed(pts: list[tuple[float, float]], by: float) -> list[tuple[float, float]]:
+    """The path without its last ``by`` px, so that its arrowhead shows beside the next badge, not under it."""
+    (x0, y0), (x1, y1) = pts[-2], pts[-1]
+    length = math.hypot(x1 - x0, y1 - y0)
+    if length <= by + 4:
+        return pts
+    f = (length - by) / length
+    return pts[:-1] + [(x0 + (x1 - x0) * f, y0 + (y1 - y0) * f)]
 
 
 def text_width(s: str, size: float = FONT) -> float:
@@ -225,8 +240,8 @@ class Diagram:
         i = f"#{self.ident}"
         done = ",".join(f"{i} .nl-s{n}" for n in range(1, step)) or f"{i} .nl-none"
         seen = ",".join(f"{i} .nl-h{n}" for n in range(1, step + 1))
-        style = (f"<style>{i} .nl-a,{i} .nl-b{{opacity:.25}} {done},{seen}{{opacity:1}} "
-                 f"{i} rect.nl-h{step}{{stroke:{INK};stroke-width:3.5}}</style>")
+        style = (f"<style>{i} .nl-a{{opacity:.25}} {i} .nl-b{{opacity:.5}} {i} .nl-n{{opacity:.12}} "
+                 f"{done},{seen}{{opacity:1}} {i} rect.nl-b.nl-h{step}{{stroke:{INK};stroke-width:3.5}}</style>")
         head, _, tail = self.svg.partition("<defs>")
         return f"{head}{style}<defs>{tail}"
 
@@ -285,6 +300,10 @@ def draw_cluster(cluster: "Cluster", trace: "Trace | None" = None, max_nodes: in
     for what, value in (("max_nodes", max_nodes), ("max_pods", max_pods)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConfigError(f"{what}={value!r}: give a whole number, 1 or more")
+    if trace is not None and trace.cluster is not None and trace.cluster is not cluster and trace.cluster != cluster:
+        raise ConfigError("this trace was made in another cluster, or in this one before a change: a drawing would "
+                          "put its hops in the wrong places. Trace again in the cluster you draw: "
+                          "nl.draw_cluster(cluster, trace=cluster.trace(...))")
     if highlight is not None and (trace is None or not isinstance(highlight, int) or isinstance(highlight, bool)
                                   or not 1 <= highlight <= len(trace.hops)):
         hops = len(trace.hops) if trace is not None else 0
@@ -306,6 +325,10 @@ class _Drawing:
         self.graph = cluster.graph()
         self.wiring = self._wiring()
         self.veths = {key: veth for pods in self.wiring.values() for key, veth in pods}
+        self.same_ip: dict[str, list[str]] = {}  # address -> pods that have it (more than one: plugin none's docker0s)
+        for key, data in self.graph.nodes(data=True):
+            if data["kind"] == "pod":
+                self.same_ip.setdefault(data["ip"], []).append(data["name"])
         self.shown = min(cluster.node_count, max_nodes)
         self.nodes: dict[int, _NodeLayout] = {}
         self.bands: dict[int, float] = {}  # row -> the band's top
@@ -313,7 +336,8 @@ class _Drawing:
         self.badges: list[Badge] = []
         self.arrows: list[tuple[tuple[float, float], tuple[float, float]]] = []
         self.used_routes: dict[str, list[int]] = {}
-        self.notes: list[tuple[str, str, str]] = []  # (badge label, text, colour)
+        self.used_effective: dict[str, dict[str, list[int]]] = {}  # node -> row -> hops (Azure's effective routes)
+        self.notes: list[tuple[str, str, str, int]] = []  # (badge label, text, colour, the hop it belongs to)
         self.probes = self._probes()  # node name -> (passes, why): the load balancer's health probe, if traced
 
     # ------------------------------------------------------------------ layout
@@ -385,7 +409,10 @@ class _Drawing:
         rows = math.ceil(self.shown / cols) if self.shown else 0
         for r in range(rows):
             row_nodes = list(range(r * cols, min(self.shown, (r + 1) * cols)))
-            layouts = [self._node_layout(i, x_start + k * (node_w + GAP), y, node_w, r) for k, i in enumerate(row_nodes)]
+            # one pod height for the row, so that bars, NICs and wires line up across its nodes
+            lines = max((len(self._pod_lines(p)) for i in row_nodes for p in self._visible(i, node_w)), default=2)
+            layouts = [self._node_layout(i, x_start + k * (node_w + GAP), y, node_w, r, lines)
+                       for k, i in enumerate(row_nodes)]
             h = max(lay.h for lay in layouts)
             for lay in layouts:
                 lay.h = h
@@ -414,8 +441,6 @@ class _Drawing:
         defs = ('<defs>'
                 f'<marker id="nl-arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5" '
                 f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{BLUE}"/></marker>'
-                f'<marker id="nl-arrow-bad" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5" '
-                f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{VERMILION}"/></marker>'
                 '</defs>')
         body = "".join(cv.parts)
         ident = "nl-" + hashlib.sha1(f"{description}{body}".encode()).hexdigest()[:10]
@@ -431,12 +456,16 @@ class _Drawing:
             d.svg = d.highlighted(self.highlight)
         return d
 
-    def _node_layout(self, i: int, x0: float, y0: float, w: float, row: int) -> _NodeLayout:
-        pods = [self.c.find_pod(key[1], key[0]) for key, _ in self.wiring.get(self.c.nodes[i].name, ())]
-        per_row = self._per_row(w)
-        visible = pods[:min(self.max_pods, per_row)]
-        lines = max((self._pod_lines(p) for p in visible), key=len, default=[])
-        pod_h = 8 + LINE * len(lines) + 24
+    def _pods(self, i: int) -> list[Any]:
+        return [self.c.find_pod(key[1], key[0]) for key, _ in self.wiring.get(self.c.nodes[i].name, ())]
+
+    def _visible(self, i: int, w: float) -> list[Any]:
+        return self._pods(i)[:min(self.max_pods, self._per_row(w))]
+
+    def _node_layout(self, i: int, x0: float, y0: float, w: float, row: int, lines: int) -> _NodeLayout:
+        pods = self._pods(i)
+        visible = self._visible(i, w)
+        pod_h = 8 + LINE * lines + 24
         pod_top = y0 + 64
         boxes = {}
         for k, p in enumerate(visible):
@@ -448,9 +477,9 @@ class _Drawing:
         nic_label = "eth0"
         nic_w = max(text_width(nic_label), text_width(str(self.c.nodes[i].ip))) + 14
         nic_top = bar_top + 22 + 34
-        nic_cx = x0 + w - 8 - nic_w / 2
+        column = x0 + w - 8 - nic_w - 24  # where paths run: the wires to and from the NIC, through its box
         return _NodeLayout(i, x0, y0, w, nic_top + 2 * LINE + 8 + 14 - y0, row, boxes, veth_top + 13, lane_y,
-                           nic_cx - nic_w / 2 - 12, nic_top + LINE + 2, len(pods) - len(visible),
+                           column, nic_top + LINE + 2, len(pods) - len(visible),
                            (x0 + w - 8, pod_top - 8) if len(pods) > len(visible) else None)
 
     def _pod_lines(self, pod: Any) -> list[tuple[str, str]]:
@@ -462,6 +491,10 @@ class _Drawing:
         if len(containers) > 2:
             lines.append((f"+{len(containers) - 2} more", "muted"))
         lines.append(("pause (netns)", "muted"))
+        twins = self.same_ip.get(str(pod.ip), [])
+        others = [n for n in twins if n != pod.name]
+        if others:
+            lines.append((f"same IP as {others[0]}", "warn"))
         if self.trace is not None and self.trace.verdict.value == "delivered to the wrong pod":
             lines.append(("", ""))
         return lines
@@ -504,8 +537,10 @@ class _Drawing:
                 if not text and wrong:
                     cv.text(px0 + 6, ty, "✕ wrong pod", FONT, weight="bold", fill=VERMILION, width=POD_W - 12)
                 elif text:
-                    cv.text(px0 + 6, ty, text, FONT, weight="bold" if style == "bold" else "",
-                            fill=MUTED if style == "muted" else INK, width=POD_W - 12)
+                    cv.text(px0 + 6, ty, text, FONT, weight="bold" if style in ("bold", "warn") else "",
+                            fill=MUTED if style == "muted" else VERMILION if style == "warn" else INK, width=POD_W - 12,
+                            title=f"pods {', '.join(self.same_ip[str(pod.ip)])} all have {pod.ip}: each node's "
+                                  "bridge hands out the same range" if style == "warn" else "")
                 ty += LINE
             cx = (px0 + px1) / 2
             tab_w = text_width("eth0") + 8
@@ -528,22 +563,27 @@ class _Drawing:
             cv.rect(x0 + 8, bar_top, w - 16, 22, ORANGE, stroke=INK, rx=3,
                     title=f"bridge {bridge}" + (f" {addr}: the pods' gateway" if addr else ": eth0 is one of its ports"))
         else:
-            label = "routed: /32 per pod"
+            label = "ip route: a /32 per pod"
             cv.rect(x0 + 8, bar_top, w - 16, 22, NODE_FILL, stroke=MUTED, rx=3, dash="4 3",
-                    title="no bridge: the node reaches each pod through a /32 route to its veth (ip route)")
-        cv.text(x0 + 8, bar_top + 22 + 40, label, FONT, width=lay.nic_x - 12 - (x0 + 8))
-        # the NIC, on the right, with its wire up to the bar and down to the VNet
-        nic_l = lay.nic_x + 12
+                    title="no bridge: the node's routing table sends each pod's address to its veth (a /32 route "
+                          "per pod, ip route)")
+        # the label under the bar, left of the path column; on two lines rather than cut (an address stays whole)
+        room = lay.nic_x - 16 - (x0 + 8)
+        split = {"ip route: a /32 per pod": ("ip route:", "a /32 per pod")}.get(label, tuple(label.split(" ", 1)))
+        for k, part in enumerate((label,) if text_width(label) <= room else split):
+            cv.text(x0 + 8, bar_top + 22 + 40 + k * LINE, part, FONT, width=room)
+        # the NIC, on the right; the path column runs through its left part, along its wires
+        nic_l = lay.nic_x - 14
         nic_w = x0 + w - 8 - nic_l
         nic_top = lay.nic_y - LINE - 2
-        nic_cx = nic_l + nic_w / 2
-        cv.line([(nic_cx, bar_top + 22), (nic_cx, nic_top)], INK, 1.5)
+        nic_cx = (lay.nic_x + 12 + x0 + w - 8) / 2  # the texts, right of the path column
+        cv.line([(lay.nic_x, bar_top + 22), (lay.nic_x, nic_top)], INK, 1.5)
         enslaved = bridge == "azure0"
         cv.rect(nic_l, nic_top, nic_w, 2 * LINE + 6, SKY, rx=3,
                 title=f"eth0 of node {node.name}: {node.ip}" + (" (a port of azure0, which holds the address)"
                                                                   if enslaved else ""))
         cv.text(nic_cx, nic_top + 14, "eth0", FONT, anchor="middle", weight="bold")
-        cv.text(nic_cx, nic_top + 14 + LINE, str(node.ip), FONT, anchor="middle", width=nic_w - 4)
+        cv.text(nic_cx, nic_top + 14 + LINE, str(node.ip), FONT, anchor="middle", width=x0 + w - 8 - lay.nic_x - 16)
         self.boxes[f"nic {node.name}"] = (nic_l, nic_top, nic_l + nic_w, nic_top + 2 * LINE + 6)
 
     def _draw_vnet(self, rows: int) -> None:
@@ -557,8 +597,7 @@ class _Drawing:
             label = f"Azure VNet {cfg.vnet_cidr}" if r == 0 else "Azure VNet (the same)"
             cv.text(M + SPINE + 8, top + 36, label, FONT, weight="bold" if r == 0 else "", width=300)
         for i, lay in self.nodes.items():
-            nic_cx = (lay.nic_x + 12 + lay.x0 + lay.w - 8) / 2
-            cv.line([(nic_cx, lay.nic_y + LINE + 4), (nic_cx, self.bands[lay.row])], SKY, 2)
+            cv.line([(lay.nic_x, lay.nic_y + LINE + 4), (lay.nic_x, self.bands[lay.row])], SKY, 2)
 
     # ------------------------------------------------------------------ the trace
     def _anchor(self, hop: "Hop", prev: _Anchor | None, nxt: "Hop | None") -> _Anchor:
@@ -567,7 +606,12 @@ class _Drawing:
             ns, _, name = place.name.partition("/")
             for lay in self.nodes.values():
                 if (ns, name) in lay.pods:
-                    x0, _, x1, _ = lay.pods[(ns, name)]
+                    x0, y0, x1, _ = lay.pods[(ns, name)]
+                    if "lo" in (hop.in_interface, hop.out_interface):
+                        # over lo the packet never leaves the pod's namespace: the badge stays inside the pod
+                        pod = self._node_anchor(lay, (x0 + x1) / 2, "veth")
+                        x, y = x1 - 14, y0 + 14
+                        return _Anchor(x, y, lay.index, ((x, y),) + pod.to_bridge, ((x, y),) + pod.to_band, lay.row)
                     return self._node_anchor(lay, (x0 + x1) / 2, "veth")
             return self._hidden_anchor(place.name)
         if place.kind == "node":
@@ -688,7 +732,7 @@ class _Drawing:
         assert trace is not None
         cv = self.cv
         failed = trace.verdict.value in ("dropped", "refused")
-        colour = VERMILION if failed else BLUE
+        colour = BLUE  # the way the packet went; where it ended, and how, is the last badge's to say
         anchors: list[tuple[_Anchor, list[int]]] = []
         prev: _Anchor | None = None
         for no, hop in enumerate(trace.hops, 1):
@@ -701,13 +745,15 @@ class _Drawing:
             prev = a
             if hop.decided_by.command == ROUTE_TABLE:
                 self.used_routes.setdefault(hop.decided_by.text, []).append(no)
+            elif hop.decided_by.command == EFFECTIVE_ROUTES and hop.decided_by.on is not None:
+                self.used_effective.setdefault(hop.decided_by.on, {}).setdefault(hop.decided_by.text, []).append(no)
         # Classes name each arrow by the hop it leaves (nl-s3) and each badge by its hops (nl-h3 nl-h4), so that a
         # step through the trace is a few lines of style (Diagram.highlighted), not a new drawing.
         for k in range(len(anchors) - 1):
             a, hops_a = anchors[k]
             b, _ = anchors[k + 1]
             pts = self._route(a, b)
-            cv.line(pts, colour, 3, arrow="nl-arrow-bad" if failed else "nl-arrow", cls=f"nl-a nl-s{hops_a[-1]}")
+            cv.line(_trimmed(pts, 11), colour, 3, arrow="nl-arrow", cls=f"nl-a nl-s{hops_a[-1]}")
             self.arrows.extend(zip(pts, pts[1:]))
         for k, (a, hops) in enumerate(anchors):
             label = str(hops[0]) if len(hops) == 1 else f"{hops[0]}-{hops[-1]}"
@@ -731,21 +777,22 @@ class _Drawing:
             for n in hops:
                 hop = trace.hops[n - 1]
                 if hop.nat:
-                    self.notes.append((str(n), f"{hop.place}: {hop.nat_text}", PURPLE))
-                    self.notes.append(("", f"by {hop.decided_by.where}: {hop.decided_by.text.strip()}", MUTED))
+                    self.notes.append((str(n), f"{hop.place}: {hop.nat_text}", PURPLE, n))
+                    self.notes.append(("", f"by {hop.decided_by.where}: {hop.decided_by.text.strip()}", MUTED, n))
                 if hop.place.kind == "load balancer" and n < len(trace.hops):
                     passing = [name for name, (ok, _, _) in self.probes.items() if ok]
                     self.notes.append((str(n), f"the load balancer sent the connection to {trace.hops[n].place} "
                                                f"(its health probe passes on {len(passing)} of {len(self.probes)} "
-                                               "nodes; Azure hashes each connection over those)", BLUE))
-        if failed:
-            self.notes.append((str(len(trace.hops)), f"{trace.verdict.value}: {trace.reason}", VERMILION))
-        elif trace.verdict.value == "delivered to the wrong pod":
-            self.notes.append((str(len(trace.hops)), f"{trace.verdict.value}: {trace.reason}", VERMILION))
+                                               "nodes; Azure hashes each connection over those)", BLUE, n))
+        last = len(trace.hops)
+        if failed or trace.verdict.value == "delivered to the wrong pod":
+            self.notes.append((str(last), f"{trace.verdict.value}: {trace.reason}", VERMILION, last))
         for node, options, chosen in trace.choices:
             if len(options) > 1:
                 shares = ", ".join(f"{ep} {p:.0%}" for ep, p in options)
-                self.notes.append(("", f"kube-proxy on {node} chose {chosen} among {shares}", BLUE))
+                # the hop that made the choice: the first one that translated the destination
+                at = next((n for n, h in enumerate(trace.hops, 1) if h.nat), 1)
+                self.notes.append(("", f"kube-proxy on {node} chose {chosen} among {shares}", BLUE, at))
 
     def _place_badge(self, badge: Badge) -> Badge:
         """The badge at its hop's place, or beside it when an earlier badge or a text is there already
@@ -801,11 +848,24 @@ class _Drawing:
             for r in routes[:8]:
                 used = self.used_routes.get(c.route_table_line(r), [])
                 rows.append((f"{r.address_prefix} -> {r.next_hop_ip}" + (
-                    f"  hop {', '.join(map(str, used))}" if used else ""), "used" if used else ""))
+                    f"  hop {', '.join(map(str, used))}" if used else ""), f"used {used[0]}" if used else ""))
             if len(routes) > 8:
                 rows.append((f"... {len(routes) - 8} more", "muted"))
             panels.append((f"route table (UDR) {naming.route_table_name(cfg.name, cfg.resource_group)}", rows,
                            "Azure's route table on the node subnet: which node holds which pod /24"))
+        for node, used_rows in self.used_effective.items():
+            # the VNet's routes as the node's NIC sees them, when the trace used one (kubenet's UDR is above)
+            table = c.run(EFFECTIVE_ROUTES, on=node).splitlines()[2:]
+            rows = []
+            for line in table[:8]:
+                cols = line.split()
+                used = used_rows.get(line, [])
+                state = "" if cols[1] == "Active" else f" ({cols[1]})"  # a route another one overrides
+                rows.append((f"{cols[2]} -> {' '.join(cols[3:])}{state}"
+                             + (f"  hop {', '.join(map(str, used))}" if used else ""),
+                             f"used {used[0]}" if used else ""))
+            panels.append((f"VNet routes of {node}'s NIC", rows,
+                           f"az network nic show-effective-route-table on {node}: the routes Azure applies to its NIC"))
         svc_rows = []
         for e in c.service_records():
             if e.spec.namespace == "kube-system" or e.spec.name == "kubernetes":
@@ -827,10 +887,12 @@ class _Drawing:
             cv.text(x0 + 8, y + 18, head, FONT, weight="bold", width=pw - 16)
             for j, (row, style) in enumerate(rows):
                 ry = y + 18 + LINE * (j + 1)
-                if style == "used":
-                    cv.rect(x0 + 4, ry - 12, pw - 8, LINE, YELLOW, stroke=YELLOW, rx=2)
-                cv.text(x0 + 8, ry, row, FONT, weight="bold" if style == "used" else "",
-                        fill=MUTED if style == "muted" else INK, width=pw - 16)
+                used = style.startswith("used")
+                cls = f"nl-n nl-h{style.split()[1]}" if used else ""  # dimmed until a step reaches its hop
+                if used:
+                    cv.rect(x0 + 4, ry - 12, pw - 8, LINE, YELLOW, stroke=YELLOW, rx=2, cls=cls)
+                cv.text(x0 + 8, ry, row, FONT, weight="bold" if used else "",
+                        fill=MUTED if style == "muted" else INK, width=pw - 16, cls=cls)
             bottom = max(bottom, y + h)
         return bottom + 8
 
@@ -841,18 +903,19 @@ class _Drawing:
         per_line = int((WIDTH - 2 * M - 48) / (ADVANCE * FONT))
         t = self.trace
         y += 16
-        head = textwrap.wrap(f"{t.source} -> {t.destination}: {t.verdict.value}", per_line + 6)
+        head = textwrap.wrap(f"{t.source} -> {t.destination}: {t.verdict.value}", per_line + 6,
+                             break_on_hyphens=False)
         for k, line in enumerate(head):
-            cv.text(M, y + k * (LINE + 2), line, FONT, weight="bold",
+            cv.text(M, y + k * (LINE + 2), line, FONT, weight="bold", cls=f"nl-n nl-h{len(t.hops)}",
                     fill=VERMILION if t.verdict.value != "delivered" else BLUE, width=WIDTH - 2 * M)
         y += (len(head) - 1) * (LINE + 2)
-        for label, text, colour in self.notes:
-            lines = textwrap.wrap(text, per_line) or [""]
+        for label, text, colour, hop in self.notes:
+            lines = textwrap.wrap(text, per_line, break_on_hyphens=False) or [""]
             for k, line in enumerate(lines):
                 y += LINE + 2
                 if k == 0 and label:
-                    cv.text(M, y, f"{label}.", FONT, weight="bold", fill=colour)
-                cv.text(M + 40, y, line, FONT)
+                    cv.text(M, y, f"{label}.", FONT, weight="bold", fill=colour, cls=f"nl-n nl-h{hop}")
+                cv.text(M + 40, y, line, FONT, cls=f"nl-n nl-h{hop}")
         return y + 8
 
     def _draw_legend(self, y: float) -> float:
@@ -861,12 +924,12 @@ class _Drawing:
         y += 8
         used = {POD_FILL, VNET_FILL, SKY}
         used |= {GREEN} if self.veths else set()
-        used |= {ORANGE} if cni.bridge_name(self.cfg) else set()
+        used |= {ORANGE} if cni.bridge_name(self.cfg) else {ROUTED}
         if self.trace is not None:
             used |= {BLUE} | ({PURPLE} if any(b.kind == "nat" for b in self.badges) else set())
             used |= {VERMILION} if any(b.kind == "end" for b in self.badges) or self.notes and any(
-                colour == VERMILION for _, _, colour in self.notes) else set()
-            used |= {YELLOW} if self.used_routes else set()
+                note[2] == VERMILION for note in self.notes) else set()
+            used |= {YELLOW} if self.used_routes or self.used_effective else set()
         for colour, meaning in MEANING:
             if colour not in used:
                 continue
@@ -874,7 +937,10 @@ class _Drawing:
             if x + w > WIDTH - M:
                 x = M
                 y += LINE + 6
-            cv.rect(x, y - 11, 14, 14, colour, stroke=INK, rx=2, width=0.8)
+            if colour == ROUTED:
+                cv.rect(x, y - 11, 14, 14, NODE_FILL, stroke=MUTED, rx=2, width=1.2, dash="3 2")
+            else:
+                cv.rect(x, y - 11, 14, 14, colour, stroke=INK, rx=2, width=0.8)
             cv.text(x + 20, y, meaning, FONT)
             x += w
         return y + 10

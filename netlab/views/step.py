@@ -24,6 +24,7 @@ import html
 from typing import Any
 
 from ..errors import ConfigError
+from ..trace.hops import left_aligned
 from .diagram import BLUE, INK, PURPLE, VERMILION, Diagram, draw_cluster
 
 
@@ -37,6 +38,10 @@ class StepThrough:
 
         if not isinstance(trace, Trace):
             raise ConfigError(f"step_through takes what cluster.trace(...) returns, not {trace!r}")
+        from ..cluster.core import Cluster
+
+        if cluster is not None and not isinstance(cluster, Cluster):
+            raise ConfigError(f"step_through(trace, cluster=...) takes the cluster the trace was made in, not {cluster!r}")
         cluster = cluster if cluster is not None else trace.cluster
         if cluster is None:
             raise ConfigError("this trace does not say which cluster it was traced in: pass it, "
@@ -71,8 +76,8 @@ class StepThrough:
     @step.setter
     def step(self, value: int) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= self.steps:
-            raise ConfigError(f"step={value!r}: this trace has hops 1 to {self.steps}; the last valid step, "
-                              f"{self.step}, stays on screen")
+            raise ConfigError(f"step={value!r}: give a whole number, the hop to show: this trace has hops 1 to "
+                              f"{self.steps}; the last valid step, {self.step}, stays on screen")
         self.slider.value = value
 
     def _move(self, delta: int) -> None:
@@ -128,7 +133,7 @@ class StepThrough:
         on = f", on={h.decided_by.on!r}" if h.decided_by.on is not None else ""
         nat = f"<tr><th>NAT</th><td>{e(h.nat_text)}</td></tr>" if h.nat else ""
         why = f"<tr><th>why</th><td>{e(h.note)}</td></tr>" if h.note else ""
-        return (f"<div style='color:{INK};font-size:13px'><p><b>hop {n} of {self.steps}</b>: {e(str(h.place))}"
+        return left_aligned(f"<div style='color:{INK};font-size:13px'><p><b>hop {n} of {self.steps}</b>: {e(str(h.place))}"
                 f"<br><small>{e(h.netns)}</small></p><table>"
                 f"<tr><th>interface</th><td>{e(h.interface)}</td></tr>"
                 f"<tr><th>before</th><td>{packet(h.before, h.packet)}</td></tr>"
