@@ -218,3 +218,15 @@ def test_printed_traces_are_short_by_default_and_list_every_rule_on_request(kube
     for hop in t.hops:
         assert f"        {hop.decided_by.text.strip()}" in short.splitlines()
     assert all(f"        {r}" in full.splitlines() for h in t.hops for r in h.rules)
+
+
+def test_userspace_proxys_new_connection_comes_from_the_routes_preferred_source():
+    # kube-proxy dials the backend without binding an address: the kernel picks the route's src, so a backend
+    # on the node's own cbr0 sees the node's cbr0 address, one on another node the node's eth0 address.
+    from netlab.scenarios import proxy_modes
+
+    c = proxy_modes().with_proxy_mode("userspace")  # client on node 0; web-0 on node 0, web-1 on node 1
+    node0 = c.nodes[0]
+    for endpoint, seen in (("10.244.0.2:8080", "10.244.0.1"), ("10.244.1.2:8080", str(node0.ip))):
+        t = c.trace("client", "web", port=80, endpoint=endpoint)
+        assert t.delivered and str(t.seen_source) == seen, (endpoint, t.seen_source)

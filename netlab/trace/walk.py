@@ -549,7 +549,10 @@ class _Walk:
                  "address, never the client's", via="kube-proxy socket")
         self.proxy_legs.append((node.index, pkt))
         host, _, port = backend.rpartition(":")
-        new = Header(node.ip, _sport(node.ip, backend, 0), ipaddress.IPv4Address(host), int(port), self.protocol)
+        # kube-proxy dials without binding an address, so the kernel picks the route's preferred source:
+        # the node's cbr0 address towards a pod on the node's own bridge, its eth0 address otherwise.
+        src = _source_address(self.c, node, ipaddress.IPv4Address(host))
+        new = Header(src, _sport(src, backend, 0), ipaddress.IPv4Address(host), int(port), self.protocol)
         return self.through_node(node, new, None)
 
     def endpointslice_line(self, backend: str) -> Line:
