@@ -96,7 +96,7 @@ def main() -> None:
         # a step: the step-through of the explorer's last trace, Next clicked
         ex.controls["src"].value, ex.controls["dst"].value = "client", "web"
         ex.controls["go"].click()
-        ex.controls["step"].click()
+        ex.controls["step"].value = True
         stepper = ex.stepper
         for _ in range(args.repeat * 3):
             if stepper.step == stepper.steps:

@@ -151,23 +151,39 @@ def test_a_refused_connection_shows_in_red_with_the_reason():
     assert any(t.text.startswith("refused:") for t in ex.figure.texts)
 
 
-def test_step_through_opens_on_the_last_trace_and_closes_on_the_next_change():
+def test_step_through_stays_on_for_every_trace_until_switched_off():
     ex = make()
     c = ex.controls
-    assert c["step"].disabled
-    ex.step_through()  # nothing traced yet
-    assert "trace a packet first" in ex.message.value and ex.view.children == (ex.diagram,)
+    c["step"].value = True  # nothing traced yet: it waits for a trace
+    assert "trace a packet to step through" in ex.message.value and ex.view.children == (ex.diagram,)
     for name, node in (("web-0", 0), ("api-0", 1)):
         c["pod_name"].value, c["pod_node"].value = name, node
         c["add_pod"].click()
     c["src"].value, c["dst"].value = "web-0", "api-0"
     c["go"].click()
-    assert not c["step"].disabled
-    c["step"].click()
     s = ex.stepper
     assert ex.view.children == (s.widget,) and s.steps == len(ex.trace.hops) and s.step == 1
     s.next.click()
     assert s.step == 2 and "rect.nl-b.nl-h2{" in s.picture.value
-    assert f"{s.steps} hops" in ex.message.value
-    c["add_node"].click()  # a change: the drawing of the new cluster replaces the step-through
-    assert ex.view.children == (ex.diagram,) and ex.stepper is None and c["step"].disabled
+    c["proxy_mode"].value = "nftables"  # a change: no trace to step through, the new cluster's drawing
+    assert ex.view.children == (ex.diagram,) and ex.stepper is None
+    c["go"].click()  # the next trace opens hop by hop again
+    assert ex.stepper is not None and ex.view.children == (ex.stepper.widget,) and ex.stepper.step == 1
+    c["step"].value = False
+    assert ex.view.children == (ex.diagram,) and "<svg" in ex.diagram.value
+
+
+def test_a_service_can_send_to_another_pod_port_and_old_modes_say_what_changed():
+    ex = nl.explore(nl.Cluster.aks("kubenet", nodes=2).add_pod(
+        "web-0", labels={"app": "web"}, containers=[nl.Container("nginx", ports=[8080])]))
+    c = ex.controls
+    c["svc_name"].value, c["svc_port"].value, c["svc_target"].value, c["svc_type"].value = "web", 80, "8080", "LoadBalancer"
+    c["add_service"].click()
+    assert ex.cluster.services["web"].ports[0].target_port == 8080
+    c["src"].value, c["dst"].value = "internet", "web"
+    c["go"].click()
+    assert ex.trace.delivered and ex.trace.hops[-1].packet.dport == 8080
+    c["proxy_mode"].value = "userspace"
+    assert "removed userspace mode in Kubernetes 1.26" in ex.message.value
+    c["proxy_mode"].value = "ipvs"
+    assert "deprecated since Kubernetes 1.35" in ex.message.value

@@ -240,7 +240,7 @@ class Diagram:
         i = f"#{self.ident}"
         done = ",".join(f"{i} .nl-s{n}" for n in range(1, step)) or f"{i} .nl-none"
         seen = ",".join(f"{i} .nl-h{n}" for n in range(1, step + 1))
-        style = (f"<style>{i} .nl-a{{opacity:.25}} {i} .nl-b{{opacity:.5}} {i} .nl-n{{opacity:.12}} "
+        style = (f"<style>{i} .nl-a{{opacity:.3}} {i} .nl-b{{opacity:.55}} {i} .nl-n{{opacity:.3}} "
                  f"{done},{seen}{{opacity:1}} {i} rect.nl-b.nl-h{step}{{stroke:{INK};stroke-width:3.5}}</style>")
         head, _, tail = self.svg.partition("<defs>")
         return f"{head}{style}<defs>{tail}"
@@ -513,8 +513,13 @@ class _Drawing:
         else:
             sub = f"{node.ip}"
         cv.text(x0 + 8, y0 + 36, sub, FONT, width=w - 16)
-        proxy = cv.text(x0 + 8, y0 + 54, f"kube-proxy: {cfg.proxy_mode.value}", FONT, fill=MUTED, italic=True,
-                        width=w - 16)
+        built = c.node_proxy(lay.index)
+        dummy = f", {built.dummy_device}" if built.dummy_device else ""  # IPVS: the device holding Service IPs
+        proxy = cv.text(x0 + 8, y0 + 54, f"kube-proxy: {cfg.proxy_mode.value}{dummy}", FONT, fill=MUTED, italic=True,
+                        width=w - 16, title=(f"{built.dummy_device} holds every Service address "
+                                             f"({', '.join(map(str, built.local_addresses[:6]))}"
+                                             f"{', ...' if len(built.local_addresses) > 6 else ''}) so that the "
+                                             "node accepts their packets for IPVS" if built.dummy_device else ""))
         if node.name in self.probes:
             ok, why, what = self.probes[node.name]
             cv.text(proxy.x1 + 12, y0 + 54, "LB probe ✓" if ok else "LB probe ✕", FONT, weight="bold",
@@ -627,7 +632,9 @@ class _Drawing:
                     break
             if pod_x is not None:
                 return self._node_anchor(lay, pod_x, "bridge")
-            if hop.out_interface == "eth0" or hop.in_interface == "eth0" or hop.hook is not None:
+            # a hook sits where the packet is: on eth0's side (coming in from or going out to the VNet) or the bridge's
+            dev = hop.out_interface if hop.out_interface is not None else hop.in_interface
+            if dev == "eth0" or (dev is None and hop.hook is not None):
                 return self._node_anchor(lay, lay.nic_x, "nic")
             return self._node_anchor(lay, lay.nic_x, "bridge")
         if place.kind == "vnet":
@@ -708,7 +715,7 @@ class _Drawing:
         for key, label in reversed(places):
             lines = [label]
             if label.startswith("Azure load balancer"):
-                lines += self._probe_text()
+                lines += self._lb_text() + self._probe_text()
             w = min(max(text_width(s) for s in lines) + 16, 330)
             x0 = x - w
             self.hosts[key] = (x0, y, x, y + 10 + LINE * len(lines))
@@ -719,6 +726,14 @@ class _Drawing:
             x = x0 - 16
             bottom = max(bottom, y + 10 + LINE * len(lines))
         return bottom + 8
+
+    def _lb_text(self) -> list[str]:
+        """The load-balancing rule the trace used: its frontend, floating IP, and the backend pool."""
+        for hop in self.trace.hops if self.trace is not None else ():
+            if hop.place.kind == "load balancer":
+                return [f"frontend {hop.before.dst}:{hop.before.dport}", "floating IP: dst kept",
+                        f"backend pool: all {self.c.node_count} nodes"]
+        return []
 
     def _probe_text(self) -> list[str]:
         if not self.probes:
@@ -791,8 +806,9 @@ class _Drawing:
             if len(options) > 1:
                 shares = ", ".join(f"{ep} {p:.0%}" for ep, p in options)
                 # the hop that made the choice: the first one that translated the destination
-                at = next((n for n, h in enumerate(trace.hops, 1) if h.nat), 1)
-                self.notes.append(("", f"kube-proxy on {node} chose {chosen} among {shares}", BLUE, at))
+                at = next((n for n, h in enumerate(trace.hops, 1) if any(x.kind in ("DNAT", "REDIRECT") for x in h.nat)),
+                          next((n for n, h in enumerate(trace.hops, 1) if h.place.name == node), 1))
+                self.notes.append((str(at), f"kube-proxy on {node} chose {chosen} among {shares}", BLUE, at))
 
     def _place_badge(self, badge: Badge) -> Badge:
         """The badge at its hop's place, or beside it when an earlier badge or a text is there already
@@ -870,12 +886,14 @@ class _Drawing:
         for e in c.service_records():
             if e.spec.namespace == "kube-system" or e.spec.name == "kubernetes":
                 continue
-            ports = ",".join(f"{p.port}" + (f":{p.node_port}" if p.node_port else "") for p in e.spec.ports)
-            lb = f" LB {e.spec.load_balancer_ips[0]}" if e.spec.load_balancer_ips else ""
-            svc_rows.append((f"{e.spec.name} {e.cluster_ip}:{ports}{lb}", ""))
+            ports = ",".join(f"{p.port}" + (f":{p.node_port}" if p.node_port else "") + f"/{p.protocol}"
+                             for p in e.spec.ports)
+            lb = f" {e.spec.load_balancer_ips[0]}" if e.spec.load_balancer_ips else ""
+            svc_rows.append((f"{e.spec.name} {e.cluster_ip}{lb} {ports}", ""))
         if svc_rows:
             rows = svc_rows[:8] + ([(f"... {len(svc_rows) - 8} more", "muted")] if len(svc_rows) > 8 else [])
-            panels.append(("Services: ClusterIP:port[:NodePort]", rows, "the cluster's Services"))
+            panels.append(("Services: name, cluster IP, [LB IP], PORT(S)", rows,
+                           "the cluster's Services, their ports as kubectl get svc prints them (port[:nodePort]/protocol)"))
         if not panels:
             return y
         pw = (WIDTH - 2 * M - GAP * (len(panels) - 1)) / len(panels)

@@ -94,6 +94,22 @@ class StepThrough:
         """The current hop (:class:`netlab.trace.Hop`)."""
         return self.trace.hops[self.step - 1]
 
+    def header(self) -> list[str]:
+        """The column headings above the current hop's deciding line, when that line is a row of a table
+        (``az ... -o table``, ``ipvsadm -Ln``, ``kubectl get``): a row means little without them."""
+        from ..errors import NetlabError
+
+        line = self.hop().decided_by
+        heads = 3 if line.command.startswith("ipvsadm") else 2 if line.command.endswith("-o table") else \
+            1 if line.command.startswith("kubectl get") else 0
+        if not heads:
+            return []
+        try:
+            rows = self.cluster.run(line.command, on=line.on).splitlines()
+        except NetlabError:
+            return []
+        return rows[:heads] if any(r.rstrip() == line.text.rstrip() for r in rows[heads:]) else []
+
     def text(self) -> str:
         """The current hop in words: where, the packet before and after, NAT, the deciding line and its command."""
         n, h = self.step, self.hop()
@@ -103,7 +119,8 @@ class StepThrough:
         if h.nat:
             lines.append(f"  NAT      {h.nat_text}")
         lines.append(f"  decided by, as {h.decided_by.where} prints it:")
-        lines.append(f"    {h.decided_by.text.strip()}")
+        lines.extend(f"    {row}" for row in self.header())
+        lines.append(f"    {h.decided_by.text.rstrip() if self.header() else h.decided_by.text.strip()}")
         on = f", on={h.decided_by.on!r}" if h.decided_by.on is not None else ""
         lines.append(f"  see it   cluster.run({h.decided_by.command!r}{on})")
         if h.note:
@@ -132,14 +149,17 @@ class StepThrough:
             end = f"<p style='color:{colour}'><b>{e(self.trace.verdict.value)}</b>: {e(self.trace.reason)}</p>"
         on = f", on={h.decided_by.on!r}" if h.decided_by.on is not None else ""
         nat = f"<tr><th>NAT</th><td>{e(h.nat_text)}</td></tr>" if h.nat else ""
+        header = self.header()
+        # a table's row under its headings, spacing kept; any other line as the tool prints it
+        deciding = (f"<pre style='margin:0;font-size:12px;overflow-x:auto;max-width:100%'>{e(chr(10).join(header + [h.decided_by.text.rstrip()]))}</pre>"
+                    if header else f"<code>{e(h.decided_by.text.strip())}</code>")
         why = f"<tr><th>why</th><td>{e(h.note)}</td></tr>" if h.note else ""
         return left_aligned(f"<div style='color:{INK};font-size:13px'><p><b>hop {n} of {self.steps}</b>: {e(str(h.place))}"
                 f"<br><small>{e(h.netns)}</small></p><table>"
                 f"<tr><th>interface</th><td>{e(h.interface)}</td></tr>"
                 f"<tr><th>before</th><td>{packet(h.before, h.packet)}</td></tr>"
                 f"<tr><th>after</th><td>{packet(h.packet, h.before)}</td></tr>{nat}"
-                f"<tr><th>decided by</th><td><small>{e(h.decided_by.where)}</small><br>"
-                f"<code>{e(h.decided_by.text.strip())}</code><br>"
+                f"<tr><th>decided by</th><td><small>{e(h.decided_by.where)}</small><br>{deciding}<br>"
                 f"<small>see it: <code>cluster.run({e(repr(h.decided_by.command))}{e(on)})</code></small></td></tr>"
                 f"{why}</table>{end}</div>")
 

@@ -33,6 +33,11 @@ from ..trace import names
 from ..azure.network import hosts
 
 _OK, _BAD = "#1b7837", "#b2182b"
+# What changed since the source document, said where a learner picks a mode (notebook 08 says it at length).
+_MODE_NOTES = {
+    "userspace": " (as the source document describes it: kube-proxy removed userspace mode in Kubernetes 1.26)",
+    "ipvs": " (deprecated since Kubernetes 1.35; nftables is the successor)",
+}
 
 
 def _in_kernel() -> bool:
@@ -74,6 +79,8 @@ class Explorer:
         c["svc_name"] = w.Text(placeholder="web", description="Service", layout=w.Layout(width="180px"))
         c["svc_app"] = w.Text(value="web", description="selects app=", layout=w.Layout(width="170px"))
         c["svc_port"] = w.IntText(value=80, description="port", layout=w.Layout(width="130px"))
+        c["svc_target"] = w.Text(placeholder="same", description="to pod port", style={"description_width": "initial"},
+                                 layout=w.Layout(width="170px"))  # targetPort: a number or a port's name; empty: same
         c["svc_type"] = w.Dropdown(options=["ClusterIP", "NodePort", "LoadBalancer"], description="type",
                                    layout=w.Layout(width="200px"))
         c["svc_policy"] = w.Dropdown(options=["Cluster", "Local"], description="external policy",
@@ -85,8 +92,8 @@ class Explorer:
         c["port"] = w.IntText(value=80, description="port", layout=w.Layout(width="130px"))
         c["seed"] = w.IntText(value=0, description="seed", layout=w.Layout(width="120px"))
         c["go"] = w.Button(description="Trace", icon="play", button_style="primary")
-        c["step"] = w.Button(description="Step through", icon="step-forward", disabled=True,
-                             tooltip="walk the last trace hop by hop on the diagram")
+        c["step"] = w.ToggleButton(description="Step through", icon="step-forward", value=False,
+                                   tooltip="walk each trace hop by hop on the diagram (stays on for the next traces)")
         self.controls = c
         self.message = w.HTML()
         self.diagram = w.HTML()
@@ -101,20 +108,22 @@ class Explorer:
         c["cni_mode"].observe(lambda ch: self._selector(lambda cl: cl.with_cni_mode(ch["new"]),
                                                         f"Azure CNI {ch['new']} mode"), "value")
         c["proxy_mode"].observe(lambda ch: self._selector(lambda cl: cl.with_proxy_mode(ch["new"]),
-                                                          f"kube-proxy in {ch['new']} mode"), "value")
+                                                          f"kube-proxy in {ch['new']} mode" + _MODE_NOTES.get(ch["new"], "")),
+                                "value")
         c["add_node"].on_click(lambda _: self._apply(lambda cl: cl.add_node(), "one more node"))
         c["undo"].on_click(lambda _: self.undo())
         c["add_pod"].on_click(lambda _: self._add_pod())
         c["add_service"].on_click(lambda _: self._add_service())
         c["go"].on_click(lambda _: self.run_trace())
-        c["step"].on_click(lambda _: self.step_through())
+        c["step"].observe(lambda ch: self.step_through() if ch["new"] else self._draw(), "value")
 
         box = w.VBox
         row = w.HBox
         self.widget = box([
             row([c["plugin"], c["cni_mode"], c["proxy_mode"], c["add_node"], c["undo"]]),
             row([c["pod_name"], c["pod_node"], c["pod_app"], c["pod_port"], c["add_pod"]]),
-            row([c["svc_name"], c["svc_app"], c["svc_port"], c["svc_type"], c["svc_policy"], c["add_service"]]),
+            row([c["svc_name"], c["svc_app"], c["svc_port"], c["svc_target"], c["svc_type"], c["svc_policy"],
+                 c["add_service"]]),
             row([c["src"], c["dst"], c["port"], c["seed"], c["go"], c["step"]]),
             self.message, self.view, self.trace_out,
         ])
@@ -171,8 +180,12 @@ class Explorer:
         kind = c["svc_type"].value
         policy = c["svc_policy"].value if kind != "ClusterIP" else None
 
+        raw = c["svc_target"].value.strip()
+        target: int | str = int(raw) if raw.isdigit() else raw or c["svc_port"].value
+
         def change(cl: Cluster) -> Cluster:
-            return cl.add_service(name, selector={"app": c["svc_app"].value.strip()}, ports=[c["svc_port"].value],
+            return cl.add_service(name, selector={"app": c["svc_app"].value.strip()},
+                                  ports=[{"port": c["svc_port"].value, "targetPort": target}],
                                   type=kind, external_traffic_policy=policy)
 
         if self._apply(change, f"Service {name} added"):
@@ -292,17 +305,22 @@ class Explorer:
         self.diagram.value = self.figure._repr_html_()
         self.view.children = (self.diagram,)
         self.stepper = None
-        self.controls["step"].disabled = self.trace is None
+        if self.trace is not None and self.controls["step"].value:
+            self.step_through(quiet=True)  # stepping stays on: each new trace opens at its first hop
 
-    def step_through(self) -> None:
-        """Open the step-through of the last trace in place of the diagram (the next change closes it)."""
+    def step_through(self, quiet: bool = False) -> None:
+        """Show the last trace hop by hop in place of the diagram (while the Step through button is down)."""
         from .step import StepThrough
 
         if self.trace is None:
-            self._say("trace a packet first: Step through walks the last trace hop by hop", ok=False)
+            if not quiet:
+                self._say("trace a packet to step through: with Step through down, every trace opens hop by hop",
+                          ok=True)
             return
         self.stepper = StepThrough(self.trace, self.cluster)
         self.view.children = (self.stepper.widget,)
+        if quiet:
+            return
         self._say(f"stepping through {self.trace.source} -> {self.trace.destination}: {self.stepper.steps} hops; "
                   "Prev, Next or the slider move between them", ok=True)
 
