@@ -230,3 +230,12 @@ def test_userspace_proxys_new_connection_comes_from_the_routes_preferred_source(
     for endpoint, seen in (("10.244.0.2:8080", "10.244.0.1"), ("10.244.1.2:8080", str(node0.ip))):
         t = c.trace("client", "web", port=80, endpoint=endpoint)
         assert t.delivered and str(t.seen_source) == seen, (endpoint, t.seen_source)
+
+
+def test_an_ipvs_hop_is_its_own_hook_and_its_scheduler_is_no_dice_roll():
+    from netlab.scenarios import proxy_modes
+
+    t = proxy_modes().with_proxy_mode("ipvs").trace("client", "web", port=80)
+    hop = next(h for h in t.hops if "IPVS virtual server" in h.note)
+    assert hop.note.startswith("after filter INPUT (for the node itself), IPVS takes the packet on its own hook:")
+    assert "probability" not in hop.note and "the next one in turn" in hop.note

@@ -60,6 +60,9 @@ def hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
     if step.verdict == "PROXY":
         return (f"{what}: the connection reaches a socket of the kube-proxy process itself (userspace mode); the "
                 f"process, not the kernel, picks the backend {step.note} and will copy bytes both ways.")
+    if step.verdict == "IPVS":
+        # IPVS is no filter rule: it takes the packet on its own hook, where filter INPUT ends (LOCAL_IN)
+        return f"after {what}, IPVS takes the packet on its own hook: {step.note}."
     if step.note:
         return f"{what}: {step.note}."
     if step.verdict in ("REJECT", "DROP"):

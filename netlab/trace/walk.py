@@ -494,9 +494,16 @@ class _Walk:
         if (dnat or step.verdict in ("PROXY", "IPVS")) and chosen_ep in probabilities:
             if len(options) > 1:
                 others = ", ".join(f"{ep} ({p:.2f})" for ep, p in options if ep != chosen_ep)
-                who = "the kube-proxy process" if step.verdict == "PROXY" else "kube-proxy's rules"
-                note += (f" {who} picked {chosen_ep} with probability {probabilities[chosen_ep]:.2f}; "
-                         f"other branches: {others} (choose with endpoint=... or seed=...)")
+                if step.verdict == "IPVS":
+                    # a scheduler, not a dice roll: which server this connection gets depends on those before it
+                    note += (" The scheduler picks the real server for each new connection (rr: the next one in turn), "
+                             f"so which one this connection gets depends on the ones before it; netlab took {chosen_ep}; "
+                             f"the others: {', '.join(ep for ep, _ in options if ep != chosen_ep)} "
+                             "(choose with endpoint=... or seed=...)")
+                else:
+                    who = "the kube-proxy process" if step.verdict == "PROXY" else "kube-proxy's rules"
+                    note += (f" {who} picked {chosen_ep} with probability {probabilities[chosen_ep]:.2f}; "
+                             f"other branches: {others} (choose with endpoint=... or seed=...)")
             self.choices.append((node.name, tuple(options), chosen_ep))
             if ":" in chosen_ep:
                 self.affinity.append((node.index, cur.src, chosen_ep))
