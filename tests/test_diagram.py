@@ -213,3 +213,16 @@ def test_azure_cnis_vnet_hop_marks_the_effective_route_it_used():
     n = next(k for k, h in enumerate(t.hops, 1) if h.decided_by.command.startswith("az network nic"))
     texts = [x.text for x in nl.draw_cluster(c, trace=t).texts]
     assert f"10.224.0.0/12 -> VnetLocal  hop {n}" in texts and "192.168.0.0/16 -> None (Invalid)" in texts
+
+
+def test_the_replys_translations_are_noted_before_and_after():
+    from netlab import scenarios
+
+    c = scenarios.web_service()  # notebook 07: client -> the ClusterIP Service web
+    t = c.trace("client", "web", port=80)
+    undone = [(n, h) for n, h in enumerate(t.reply.hops, 1) if h.nat]
+    assert undone
+    texts = [x.text for x in nl.draw_cluster(c, trace=t).texts]
+    for n, h in undone:
+        assert f"reply hop {n}, {h.place}: {h.nat_text}" in texts
+    assert any("un-DNAT source 10.244." in x and "-> " + str(c.find_service("web").cluster_ip) in x for x in texts)

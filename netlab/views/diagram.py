@@ -800,6 +800,11 @@ class _Drawing:
                                                f"(its health probe passes on {len(passing)} of {len(self.probes)} "
                                                "nodes; Azure hashes each connection over those)", BLUE, n))
         last = len(trace.hops)
+        if trace.reply is not None:  # the way back is in the trace's table; its translations are noted here
+            for n, hop in enumerate(trace.reply.hops, 1):
+                if hop.nat:
+                    self.notes.append(("back", f"reply hop {n}, {hop.place}: {hop.nat_text}", PURPLE, last))
+        last = len(trace.hops)
         if failed or trace.verdict.value == "delivered to the wrong pod":
             self.notes.append((str(last), f"{trace.verdict.value}: {trace.reason}", VERMILION, last))
         for node, options, chosen in trace.choices:
@@ -932,7 +937,8 @@ class _Drawing:
             for k, line in enumerate(lines):
                 y += LINE + 2
                 if k == 0 and label:
-                    cv.text(M, y, f"{label}.", FONT, weight="bold", fill=colour, cls=f"nl-n nl-h{hop}")
+                    cv.text(M, y, label if label == "back" else f"{label}.", FONT, weight="bold", fill=colour,
+                            cls=f"nl-n nl-h{hop}")
                 cv.text(M + 40, y, line, FONT, cls=f"nl-n nl-h{hop}")
         return y + 8
 
