@@ -239,3 +239,28 @@ def test_an_ipvs_hop_is_its_own_hook_and_its_scheduler_is_no_dice_roll():
     hop = next(h for h in t.hops if "IPVS virtual server" in h.note)
     assert hop.note.startswith("after filter INPUT (for the node itself), IPVS takes the packet on its own hook:")
     assert "probability" not in hop.note and "the next one in turn" in hop.note
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables", "ipvs"])
+def test_kube_proxys_masquerade_draws_a_random_source_port_and_the_reply_undoes_it(mode):
+    # kube-proxy writes MASQUERADE --random-fully (nft: masquerade fully-random): the kernel gives the connection a
+    # random source port, and conntrack maps the reply back to the client's own port.
+    from netlab.scenarios import all_services
+
+    c = all_services().with_proxy_mode(mode)
+    node_port = c.find_service("web-np").spec.ports[0].node_port
+    t = c.trace("vnet-vm", f"{c.nodes[2].ip}:{node_port}")  # node 2 runs no web pod: SNAT to reach another node
+    masq = next(n for h in t.hops for n in h.nat if n.kind == "MASQUERADE")
+    assert masq.after[0] == c.nodes[2].ip and masq.after[1] != masq.before[1] and 1024 <= masq.after[1] <= 65535
+    assert t.hops[-1].packet.sport == masq.after[1]  # the pod sees the node's address and the new port
+    back = next(n for h in t.reply.hops for n in h.nat if n.kind == "un-SNAT")
+    assert back.before == masq.after and back.after == masq.before
+    assert t == c.trace("vnet-vm", f"{c.nodes[2].ip}:{node_port}")  # the same port every time in netlab
+
+
+def test_ip_masq_agents_masquerade_keeps_the_source_port():
+    # ip-masq-agent's rule has no --random-fully: a free source port is kept
+    c = nl.Cluster.aks("kubenet").add_pod("web-0")
+    t = c.trace("web-0", "internet", port=443)
+    masq = next(n for h in t.hops for n in h.nat if n.kind == "MASQUERADE")
+    assert masq.after[1] == masq.before[1]

@@ -54,7 +54,7 @@ from types import MappingProxyType
 from typing import Union
 
 from ..errors import ConfigError
-from ..model.netfilter import Context, Packet, Refusal
+from ..model.netfilter import Context, Packet, Refusal, random_port
 from .engine import HOOK_TABLES, Line, Step, check_hook
 
 Address = ipaddress.IPv4Address
@@ -1108,7 +1108,8 @@ class NftEngine:
                 return "ACCEPT"
             elif isinstance(stmt, Masquerade):
                 source = ctx.masquerade_address if ctx.masquerade_address is not None else packet.src
-                w.packet = dataclasses.replace(packet, src=source, ctstate=packet.ctstate | {"SNAT"})
+                sport = random_port(packet) if stmt.fully_random else packet.sport
+                w.packet = dataclasses.replace(packet, src=source, sport=sport, ctstate=packet.ctstate | {"SNAT"})
                 w.masqueraded = True
                 return "ACCEPT"
             else:  # pragma: no cover - every Stmt subclass is handled above

@@ -1112,6 +1112,26 @@ def _split_host_port(text: str, what: str) -> tuple[Address, int | None]:
     return ip(host), port
 
 
+def random_port(packet: "Packet") -> int:
+    """The source port a ``--random-fully`` (nft: ``fully-random``) source NAT gives the connection.
+
+    The kernel draws it at random for every connection, from 1024-65535 when the port is 1024 or
+    more; netlab derives one from the connection's addresses and ports, so that the same trace
+    always prints the same port (a real node prints another each time). Ports 0 (ICMP) and below
+    1024 keep their number.
+
+    Example:
+        >>> random_port(Packet("10.244.0.2", "10.224.0.9", 40000, 80, "tcp"))
+        64393
+    """
+    if packet.sport < 1024:
+        return packet.sport
+    import hashlib
+
+    key = f"{packet.src} {packet.sport} {packet.dst} {packet.dport} {packet.proto}".encode()
+    return 1024 + int.from_bytes(hashlib.sha256(key).digest()[:4], "big") % (65536 - 1024)
+
+
 def _option(args: tuple[str, ...], name: str) -> str | None:
     for i, arg in enumerate(args[:-1]):
         if arg == name:
@@ -1325,7 +1345,10 @@ def evaluate(
                     source, _ = _split_host_port(to, "--to-source")
                 elif ctx.masquerade_address is not None:
                     source = ctx.masquerade_address
-                walk.packet = replace(walk.packet, src=source, ctstate=walk.packet.ctstate | {"SNAT"})
+                sport = walk.packet.sport
+                if "--random-fully" in rule.target_args or "--random" in rule.target_args:
+                    sport = random_port(walk.packet)
+                walk.packet = replace(walk.packet, src=source, sport=sport, ctstate=walk.packet.ctstate | {"SNAT"})
                 walk.masqueraded = True
                 finish(walk, Verdict.ACCEPT)
                 break

@@ -106,6 +106,8 @@ class Nat:
         if self.kind in ("un-DNAT", "un-SNAT"):
             return f"{self.kind} {self.field} {b} -> {a}"
         if self.kind == "MASQUERADE":
+            if self.before[1] != self.after[1]:  # --random-fully: a new source port too
+                return f"SNAT (MASQUERADE, random port) {b} -> {a}"
             return f"SNAT (MASQUERADE) {self.before[0]} -> {self.after[0]}"
         if self.kind == "SNAT":
             return f"SNAT {self.before[0]} -> {self.after[0]}" + (f" ({self.by})" if self.by else "")

@@ -79,6 +79,15 @@ def hook_note(hook: str, step: Any, cur: Header, new: Header) -> str:
     if new.dst != cur.dst or new.dport != cur.dport:
         return (f"{what}: kube-proxy's rules matched the Service address {cur.dst}:{cur.dport} and rewrote the "
                 f"destination to the endpoint {new.dst}:{new.dport} (DNAT); conntrack will undo it on the reply.")
+    if new.src == cur.src and new.sport != cur.sport:
+        return (f"{what}: MASQUERADE keeps the source address {new.src} (the packet already has the address of "
+                f"the interface it leaves by) but gives it a random port (kube-proxy asks for a fully random one: "
+                f"iptables' --random-fully, nft's fully-random; netlab shows {new.sport}, a node draws another for "
+                "every connection); conntrack reverses it for the reply.")
+    if new.src != cur.src and new.sport != cur.sport:
+        return (f"{what}: the source becomes {new.src}, the address of the interface the packet leaves by, and a "
+                f"random port (kube-proxy asks for a fully random one: iptables' --random-fully, nft's fully-random; netlab "
+                f"shows {new.sport}, a node draws another for every connection); conntrack reverses both for the reply.")
     if new.src != cur.src:
         return (f"{what}: the source becomes {new.src}, the address of the interface the packet leaves by "
                 "(MASQUERADE); conntrack reverses it for the reply.")

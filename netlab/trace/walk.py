@@ -325,7 +325,7 @@ class _Walk:
             uplink = out_if in ("eth0", "azure0")
             if self.all_hooks or hook_shown(hook, step, cur, new, uplink) or step.verdict == "PROXY":
                 self.hook_hop(node, hook, step, cur, new, passes, came_in, port)
-            if new.src != cur.src:
+            if new.src != cur.src or new.sport != cur.sport:
                 self.masquerade.append((node.name, cur.src, new.src))
             cur = new
         if not routed and chosen.verdict not in ("DROP", "REJECT"):
@@ -484,7 +484,7 @@ class _Walk:
         redirect = any(rule_target(line) == "REDIRECT" for line in lines)
         if new.dst != cur.dst or new.dport != cur.dport:
             nats.append(Nat("REDIRECT" if redirect else "DNAT", (cur.dst, cur.dport), (new.dst, new.dport)))
-        if new.src != cur.src:
+        if new.src != cur.src or new.sport != cur.sport:  # a fully random port changes even to the same address
             nats.append(Nat("MASQUERADE", (cur.src, cur.sport), (new.src, new.sport)))
         note = hook_note(hook, step, cur, new)
         options = branch_options(passes)
