@@ -37,6 +37,10 @@ for mode in ("iptables", "nftables", "ipvs", "userspace"):
     out += [m.nodes[0].iptables_save(), m.trace("client", "web", seed=3).text(rules=True)]
 out += [c.with_proxy_mode("nftables").nodes[1].nft_list(), c.with_proxy_mode("ipvs").nodes[2].ipvsadm(),
         str(c.with_plugin("azure-cni").trace("client", "web-1")), str(nl.compare_plugins(nodes=20))]
+t = c.trace("internet", str(c.services["shop"].load_balancer_ip))
+s = nl.step_through(t)
+s.step = 3
+out += [nl.draw_cluster(c, trace=t).svg, s.picture.value, s.detail.value, c.graph().edges(data=True)]
 print("\n=====\n".join(str(o) for o in out))
 '''
 
