@@ -722,7 +722,10 @@ class _Drawing:
             cv.rect(x0, y, w, 10 + LINE * len(lines), HOST_FILL, stroke=GREY, rx=4, title=label)
             for k, s in enumerate(lines):
                 cv.text(x0 + 8, y + 18 + LINE * k, s, FONT, width=w - 16)
-            cv.line([((x0 + x) / 2, y), ((x0 + x) / 2, max(self.bands.values()) + 44)], GREY, 1.5)
+            # a VM in the VNet is on it; everything else reaches it through Azure's edge (dashed)
+            inside = label.startswith("VM in the cluster's VNet")
+            cv.line([((x0 + x) / 2, y), ((x0 + x) / 2, max(self.bands.values()) + 44)], SKY if inside else GREY,
+                    2 if inside else 1.5, dash="" if inside else "5 4")
             x = x0 - 16
             bottom = max(bottom, y + 10 + LINE * len(lines))
         return bottom + 8
