@@ -88,6 +88,12 @@ class ServiceError(NetlabError, ValueError):
     """A Service, port or EndpointSlice that the API server would reject."""
 
 
+class ManifestError(ConfigError):
+    """A manifest ``Cluster.apply`` cannot read or that the API server would refuse: malformed YAML,
+    an unknown field, an invalid value. The message names the source, the document's number and
+    the field's path, as ``kubectl apply`` does."""
+
+
 class CommandError(NetlabError, LookupError):
     """A command netlab does not print (``cluster.run``), or one run where it cannot run."""
 

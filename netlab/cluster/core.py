@@ -110,6 +110,8 @@ class Cluster:
     _next_seq: int = 0
     _services: HashTrieMap = field(default=HashTrieMap(), repr=False)  # (namespace, name) -> ServiceEntry
     _labels: HashTrieMap = field(default=HashTrieMap(), repr=False)  # (namespace, key, value) -> HashTrieSet of pod keys
+    _workloads: HashTrieMap = field(default=HashTrieMap(), repr=False)  # (kind, namespace, name) -> manifests.Workload
+    _applied: tuple[str, ...] = field(default=(), repr=False)  # what the last apply() said
     _derived: "_Derived" = field(default_factory=lambda: _Derived(), init=False, repr=False, compare=False)
 
     # ----------------------------------------------------------------- building
@@ -301,6 +303,59 @@ class Cluster:
 
         return addons.add_coredns(self, replicas)
 
+    # ----------------------------------------------------------------- manifests
+    def apply(self, source: Any, namespace: str = "default") -> "Cluster":
+        """A new cluster with the objects of a manifest applied, as ``kubectl apply -f`` would.
+
+        ``source`` is YAML or JSON text (several documents separated by ``---``, or a ``List``) or a
+        file's path. Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets and Services are built
+        (their pods named and spread over the nodes as the controllers and the scheduler do);
+        objects without ``metadata.namespace`` go to ``namespace``. What apply did, and every field
+        netlab ignored or does not model, is in :attr:`applied`. See :mod:`netlab.k8s.manifests`.
+        """
+        from ..k8s import manifests
+
+        return manifests.apply(self, source, namespace)
+
+    @property
+    def applied(self) -> str:
+        """What the last :meth:`apply` said: ``kubectl apply``'s lines (``deployment.apps/shop
+        created``), then the fields netlab ignored or does not model."""
+        return ToolText("\n".join(self._applied) if self._applied else "nothing applied yet")
+
+    def to_manifests(self, path: Any = None, include_system: bool = False) -> str:
+        """The cluster's workloads and Services as YAML that :meth:`apply` reads back to the same
+        pods and Services (written to ``path`` too, when given). AKS's own objects
+        (``kube-system``, ``default/kubernetes``) are left out unless ``include_system``."""
+        from ..k8s import manifests
+
+        text = manifests.to_manifests(self, include_system)
+        if path is not None:
+            import pathlib
+
+            pathlib.Path(path).write_text(text, encoding="utf-8")
+        return ToolText(text)
+
+    def workload(self, kind: str, namespace: str, name: str) -> Any:
+        """The object :meth:`apply` built (a :class:`netlab.k8s.manifests.Workload`), or None."""
+        return self._workloads.get((kind, namespace, name))
+
+    def workload_records(self) -> tuple:
+        """Every object :meth:`apply` built, oldest first."""
+        return tuple(sorted(self._workloads.values(), key=lambda w: (w.seq, w.key)))
+
+    def with_workload(self, workload: Any) -> "Cluster":
+        """The same cluster remembering ``workload`` (used by :meth:`apply`)."""
+        return dataclasses.replace(self, _workloads=self._workloads.insert(workload.key, workload))
+
+    def with_applied(self, lines: Sequence[str]) -> "Cluster":
+        """The same cluster with :attr:`applied` saying ``lines`` (used by :meth:`apply`)."""
+        return dataclasses.replace(self, _applied=tuple(lines))
+
+    def next_seq(self) -> int:
+        """The creation clock: the number the next pod or object made gets."""
+        return self._next_seq
+
     def remove_pod(self, name: str, namespace: str = "default") -> "Cluster":
         """A new cluster without the pod (its address becomes free again)."""
         pod = self.pod_record(name, namespace)
@@ -312,7 +367,8 @@ class Cluster:
             left = by_label[lk].remove(pod.key)
             by_label = by_label.insert(lk, left) if left else by_label.remove(lk)
         return dataclasses.replace(self, _nodes=self._nodes.insert(pod.node, new_node),
-                                   _pods=self._pods.remove(pod.key), _labels=by_label)
+                                   _pods=self._pods.remove(pod.key), _labels=by_label,
+                                   _workloads=self._workloads.discard(("Pod", *pod.key)))
 
     def add_node(self, count: int = 1) -> "Cluster":
         """A new cluster with ``count`` more (empty) nodes."""
@@ -369,7 +425,7 @@ class Cluster:
                 )
         rebuilt = Cluster._build(new_cfg, self.node_count, placements)
         return dataclasses.replace(rebuilt, _services=services.rehome(self._services, cfg, new_cfg),
-                                   _next_seq=self._next_seq)
+                                   _next_seq=self._next_seq, _workloads=self._workloads)
 
     # ----------------------------------------------------------------- services
     def add_service(
@@ -424,7 +480,8 @@ class Cluster:
     def remove_service(self, name: str, namespace: str = "default") -> "Cluster":
         """A new cluster without the Service (its ClusterIP and NodePorts become free)."""
         entry = self.service_record(name, namespace)
-        return dataclasses.replace(self, _services=self._services.remove(entry.key))
+        return dataclasses.replace(self, _services=self._services.remove(entry.key),
+                                   _workloads=self._workloads.discard(("Service", *entry.key)))
 
     def with_proxy_mode(self, mode: "ProxyMode | str") -> "Cluster":
         """The same cluster with kube-proxy in another mode: ``iptables`` (the default),

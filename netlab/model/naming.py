@@ -131,6 +131,20 @@ def pod_template_hash(namespace: str, deployment: str) -> str:
     return "".join(_SAFE_ALPHABET[ord(d) % len(_SAFE_ALPHABET)] for d in str(number))
 
 
+def template_hash(namespace: str, workload: str, template: str) -> str:
+    """The hash a Deployment, StatefulSet or DaemonSet gives the pods of one pod template, in the
+    shape of :func:`pod_template_hash`; ``template`` is the template as canonical JSON, so a new
+    template gives a new hash (and new pod names), as a rollout does.
+
+    >>> template_hash("default", "shop", "{}") == template_hash("default", "shop", "{}")
+    True
+    >>> template_hash("default", "shop", "{}") != template_hash("default", "shop", '{"a":1}')
+    True
+    """
+    number = int.from_bytes(_digest("pod-template", namespace, workload, template)[:4], "big")
+    return "".join(_SAFE_ALPHABET[ord(d) % len(_SAFE_ALPHABET)] for d in str(number))
+
+
 def random_suffix(*key: str, length: int = 5) -> str:
     """``length`` characters from Kubernetes' ``utilrand`` alphabet (no vowels, no 0, 1, 3), as the
     ReplicaSet controller appends to pod names; netlab derives them from ``key``.
