@@ -37,7 +37,7 @@ from ..azure import network as azurenet
 from ..cni import dataplane as cni
 from ..model import ipam, naming
 from ..k8s import services
-from ..errors import ConfigError, did_you_mean, DuplicateError, NodeFullError, NotFoundError, ServiceError
+from ..errors import ConfigError, NetlabError, did_you_mean, DuplicateError, NodeFullError, NotFoundError, ServiceError
 from ..text.formats import ToolText, format_pods_wide, format_route_table
 from ..model.types import (
     AzureRoute,
@@ -94,6 +94,7 @@ class _Derived:
     vnet_routes: tuple[AzureRoute, ...] | None = None
     # id(routes) -> (text, row per route, routes): keyed by identity, since hashing hundreds of
     # routes on every lookup would cost more than the lookup; holding routes keeps the id unique
+    addresses: dict[IPv4Address, list[Any]] | None = None  # imported clusters: address -> nodes and pods
     effective_tables: dict[int, tuple[str, dict[AzureRoute, str], tuple[AzureRoute, ...]]] = field(default_factory=dict)
 
 
@@ -177,6 +178,65 @@ class Cluster:
             for n in range(nodes)
         ]
         return cls._build(cfg, nodes, placements)
+
+    @classmethod
+    def from_kubectl(cls, data: Any) -> "Cluster":
+        """A cluster read from a real AKS cluster: the JSON of
+        ``kubectl get nodes,pods,services,endpointslices -A -o json`` (text, a parsed dict, or a
+        file's path).
+
+        The plugin (kubenet, Azure CNI or Overlay) comes from the nodes' labels; node names,
+        addresses and pod CIDRs, pod addresses, labels and container ports, Service ClusterIPs,
+        ports and NodePorts are the cluster's own, so traces and every view use them. What netlab
+        had to assume is listed by :meth:`describe`. See :mod:`netlab.k8s.kubectl`.
+        """
+        import pathlib
+
+        from ..k8s import kubectl
+
+        if isinstance(data, pathlib.Path) or (isinstance(data, str) and "\n" not in data
+                                              and data.strip().endswith(".json")):
+            try:
+                data = pathlib.Path(data).read_text(encoding="utf-8")
+            except OSError as err:
+                raise ConfigError(f"from_kubectl: cannot read {data}: {err.strerror}; give the path of the JSON "
+                                  "file or its text") from None
+        imp = kubectl.read(data)
+        n = len(imp.nodes)
+        cfg = ipam.make_config(imp.plugin, nodes=n, **imp.settings)
+        cfg = dataclasses.replace(cfg, node_pool=imp.node_pool, imported=True, notes=cfg.notes + imp.assumptions)
+        node_map: dict[int, Node] = {}
+        pods_by_node: dict[int, list] = {i: [] for i in range(n)}
+        for pod in imp.pods:
+            pods_by_node[pod[2]].append(pod)
+        pod_map: dict[tuple[str, str], Pod] = {}
+        by_label: dict[tuple[str, str, str], set] = {}
+        seq = 0
+        for i, (name, ip, cidr) in enumerate(imp.nodes):
+            if cfg.plugin is Plugin.AZURE_CNI:
+                cidr = None
+            elif cfg.plugin is Plugin.NONE:
+                cidr = cfg.docker_bridge_cidr.network
+            keys = []
+            for ns, pname, _n, pip, conts, labels in pods_by_node[i]:
+                if cidr is not None and cfg.plugin is not Plugin.NONE and pip not in cidr:
+                    raise ConfigError(f"from_kubectl: pod {ns}/{pname} has {pip}, outside its node {name}'s pod "
+                                      f"CIDR {cidr}: the objects disagree; give one `kubectl get` output, taken at once")
+                pod_map[(ns, pname)] = Pod(pname, ns, i, pip, conts, labels, seq)
+                for label in labels:
+                    by_label.setdefault((ns, *label), set()).add((ns, pname))
+                keys.append((ns, pname))
+                seq += 1
+            node_map[i] = Node(i, name, ip, cidr, (ip + 1, cfg.max_pods) if cfg.plugin is Plugin.AZURE_CNI else None,
+                               tuple(keys), len(keys) - 1)
+        cluster = cls(cfg, n, HashTrieMap(node_map), HashTrieMap(pod_map), seq, services.default_services(cfg),
+                      HashTrieMap({k: HashTrieSet(v) for k, v in by_label.items()}))
+        for svc in imp.services:
+            try:
+                cluster = cluster.add_service(**svc)
+            except NetlabError as err:
+                raise ConfigError(f"from_kubectl: Service {svc['namespace']}/{svc['name']}: {err}") from None
+        return cluster
 
     @classmethod
     def _build(cls, cfg: ClusterConfig, nodes: int, placements: Sequence[Sequence[tuple]]) -> "Cluster":
@@ -271,8 +331,12 @@ class Cluster:
         lab = tuple(sorted((str(k), str(v)) for k, v in (labels or {}).items()))
         old = self._nodes[n]
         used = {self._pods[k].ip for k in old.pods}
-        slot = ipam.free_slot(self.config, n, old.name, used, name, last=old.last_reserved)
-        pod = Pod(name, namespace, n, ipam.pod_ip(self.config, n, slot), conts, lab, self._next_seq)
+        if self.config.imported:
+            slot, address = old.last_reserved + 1, self._free_address(old, name)
+        else:
+            slot = ipam.free_slot(self.config, n, old.name, used, name, last=old.last_reserved)
+            address = ipam.pod_ip(self.config, n, slot)
+        pod = Pod(name, namespace, n, address, conts, lab, self._next_seq)
         new_node = dataclasses.replace(old, pods=old.pods + (key,), last_reserved=slot)
         by_label = self._labels
         for label in lab:
@@ -716,6 +780,8 @@ class Cluster:
         """Every node or pod holding ``ip`` (more than one only for overlapping ``none`` bridges)."""
         ip = ipam.parse_address(ip, "address")
         cfg = self.config
+        if cfg.imported:  # a real cluster's addresses follow no arithmetic: look them up
+            return tuple(self._addresses().get(ip, ()))
         found: list[Any] = []
         if ip in cfg.subnet_cidr:
             off = int(ip) - int(cfg.subnet_cidr.network_address) - ipam.AZURE_FIRST_HOST
@@ -734,6 +800,33 @@ class Cluster:
             return tuple(found)
         n = azurenet.overlay_node(cfg, self.node_count, ip)
         return tuple(self._pod_index(n).get(ip, ())) if n is not None else ()
+
+    def _addresses(self) -> dict[IPv4Address, list[Any]]:
+        idx = self._derived.addresses
+        if idx is None:
+            idx = self._derived.addresses = {}
+            for node in self.node_records():
+                idx.setdefault(node.ip, []).append(node)
+            for pod in self.pod_records():
+                idx.setdefault(pod.ip, []).append(pod)
+        return idx
+
+    def _free_address(self, node: Node, pod: str) -> IPv4Address:
+        """A new pod's address on a real cluster's node: the lowest free one of its pod CIDR
+        (from ``.2``), or under Azure CNI of the addresses after the node's."""
+        taken = self._addresses()
+        first, count = ((node.pod_cidr.network_address + 2, node.pod_cidr.num_addresses - 3)
+                        if node.pod_cidr is not None else (node.ip + 1, self.config.max_pods))
+        for k in range(count):
+            if first + k not in taken:
+                return first + k
+        raise NodeFullError(f"pod {pod}: node {node.name} has no free pod address left; put the pod on another node")
+
+    def pod_cidr_node(self, ip: IPv4Address) -> int | None:
+        """The node whose pod CIDR (kubenet, Overlay) holds ``ip``, or None."""
+        if not self.config.imported:
+            return azurenet.overlay_node(self.config, self.node_count, ip)
+        return next((n.index for n in self.node_records() if n.pod_cidr is not None and ip in n.pod_cidr), None)
 
     def _pod_index(self, n: int) -> dict[IPv4Address, list[Pod]]:
         idx = self._derived.pod_index.get(n)
@@ -936,6 +1029,9 @@ class Cluster:
                 lines.append(f"  ... and {len(pods) - max_pods} more pods")
         if self.node_count > max_nodes:
             lines.append(f"... and {self.node_count - max_nodes} more nodes")
+        if cfg.imported:
+            lines.append("Read from a real cluster (Cluster.from_kubectl); assumed, as the objects do not say:")
+            lines.extend(f"  - {note}" for note in cfg.notes)
         if cfg.plugin is Plugin.KUBENET:
             rt = self.route_table()
             shown = ", ".join(f"{r.address_prefix} -> {r.next_hop_ip}" for r in rt[:max_nodes])

@@ -254,6 +254,9 @@ class ClusterConfig:
     # Ranges netlab chose wider than AKS's default to fit the nodes (the notes say so to the learner);
     # a plugin switch recomputes them instead of keeping them.
     widened: frozenset[str] = field(default=frozenset(), compare=False)  # 'subnet_cidr', 'pod_cidr'
+    # Read from a real cluster (Cluster.from_kubectl): node and pod addresses are the cluster's, not
+    # netlab's arithmetic, so lookups by address go through an index instead.
+    imported: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ from ..errors import ConfigError, NotFoundError
 from ..model.types import AzureRoute, IPv4Address, Node, Plugin, Pod, Verdict
 from ..azure import lb as azurelb
 from ..azure.lb import OUTBOUND_PUBLIC_IP, OUTBOUND_RULE
-from ..azure.network import Host, host_for_ip, is_private, overlay_node, peered_routes, system_routes
+from ..azure.network import Host, host_for_ip, is_private, peered_routes, system_routes
 from ..model.routing import lookup
 from ..text.tools import AZURE_GATEWAY_MAC, conntrack_line, fdb_entry, local_route
 
@@ -582,7 +582,7 @@ class _Walk:
         from_ = f"from {node.name}" if node is not None else "from outside the node subnet"
         if node is not None and cfg.plugin is Plugin.AZURE_CNI_OVERLAY and cfg.pod_cidr is not None \
                 and pkt.dst in cfg.pod_cidr:
-            n = overlay_node(cfg, self.c.node_count, pkt.dst)
+            n = self.c.pod_cidr_node(pkt.dst)
             if n is None:
                 raise _Drop(f"no node owns {pkt.dst}: its /24 of the pod CIDR is not assigned to any node")
             dest = self.c.node_record(n)
