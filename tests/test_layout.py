@@ -29,6 +29,7 @@ LAYERS = (
     ("linux", ("netlab.linux",)),
     ("course", ("netlab.course", "netlab.quiz")),
     ("the package", ("netlab",)),
+    ("command line", ("netlab.cli",)),
 )
 
 #: A module longer than this says in its docstring why it is one module ("Size: ...").

@@ -235,6 +235,38 @@ class Trace:
     def __str__(self) -> str:
         return self.text()
 
+    def as_dict(self) -> dict:
+        """The trace as plain data for JSON (``json.dumps(trace.as_dict())``): every field, addresses
+        as text, enums as their values; the reply nested; the cluster and an earlier trace left out.
+
+        >>> import netlab as nl
+        >>> t = nl.Cluster.aks("kubenet").add_pod("a").add_pod("b").trace("a", "b", port=80)
+        >>> d = t.as_dict()
+        >>> d["verdict"], d["hops"][0]["place"]["name"], d["hops"][0]["packet"]["dst"]
+        ('refused', 'default/a', '10.244.0.3')
+        """
+        import dataclasses
+        import enum
+        import ipaddress
+
+        def plain(value):
+            if isinstance(value, Trace):
+                return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                        if f.name not in ("cluster", "previous")}
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            if isinstance(value, enum.Enum):
+                return value.value
+            if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv4Network, ipaddress.IPv4Interface)):
+                return str(value)
+            if isinstance(value, (tuple, list)):
+                return [plain(v) for v in value]
+            if isinstance(value, dict):
+                return {str(k): plain(v) for k, v in value.items()}
+            return value
+
+        return plain(self)
+
     def text(self, rules: bool = False, width: int = 110) -> str:
         """The trace as a table of text, each line at most ``width`` characters where it can break.
 

@@ -1,0 +1,132 @@
+"""``k8s-netlab``: the console command, driven as a learner would type it."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import netlab as nl
+from netlab import cli
+from netlab.k8s import kubectl
+
+SHOP = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 80, name: http}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: shop}
+spec: {selector: {app: shop}, ports: [{name: http, port: 80, targetPort: http}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec: {containers: [{name: curl}]}
+"""
+
+
+@pytest.fixture
+def shop(tmp_path):
+    path = tmp_path / "shop.yaml"
+    path.write_text(SHOP)
+    return str(path)
+
+
+def test_trace_prints_the_hops_and_exits_0_when_delivered(shop, capsys):
+    assert cli.main(["trace", shop, "--from", "client", "--to", "shop"]) == 0
+    out = capsys.readouterr().out
+    want = nl.Cluster.aks("kubenet", nodes=2).apply(SHOP).trace("client", "shop", port=80).text()
+    assert out == want + "\n"
+
+
+def test_trace_exits_1_when_the_packet_is_not_delivered(shop, capsys):
+    assert cli.main(["trace", shop, "--from", "client", "--to", "shop", "--port", "81"]) == 1
+    out = capsys.readouterr().out
+    assert "verdict: dropped" in out and "No rule matched this port (the Service does not have" in out
+    assert cli.main(["trace", shop, "--from", "client", "--to", "internet", "--port", "443", "--plugin", "none"]) == 0
+
+
+def test_trace_json_is_the_trace_as_data(shop, capsys):
+    assert cli.main(["trace", shop, "--from", "client", "--to", "shop", "--json", "--plugin", "azure-cni",
+                     "--nodes", "3", "--proxy-mode", "nftables"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    want = nl.Cluster.aks("azure-cni", nodes=3).apply(SHOP).with_proxy_mode("nftables").trace("client", "shop", port=80)
+    assert data == json.loads(json.dumps(want.as_dict()))
+    assert data["verdict"] == "delivered" and data["hops"][0]["place"]["name"] == "default/client"
+
+
+def test_run_prints_what_the_tool_prints(shop, capsys):
+    assert cli.main(["run", shop, "ip route", "--on", "client"]) == 0
+    c = nl.Cluster.aks("kubenet", nodes=2).apply(SHOP)
+    assert capsys.readouterr().out == c.run("ip route", on="client") + "\n"
+
+
+def test_a_real_clusters_objects_are_read_as_they_are(tmp_path, capsys):
+    c = nl.Cluster.aks("azure-cni-overlay", nodes=2).apply(SHOP)
+    path = tmp_path / "cluster.json"
+    path.write_text(json.dumps(kubectl.objects(c)))
+    assert cli.main(["trace", str(path), "--from", "client", "--to", "shop"]) == 0
+    assert capsys.readouterr().out == c.trace("client", "shop", port=80).text() + "\n"
+    assert cli.main(["trace", str(path), "--from", "client", "--to", "shop", "--plugin", "kubenet"]) == 2
+    assert "its plugin and nodes are its own; leave out --plugin and --nodes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["trace", "nope.yaml", "--from", "a", "--to", "b"], "k8s-netlab: cannot read nope.yaml"),
+    (["trace", "SHOP", "--from", "client"], "the following arguments are required: --to"),
+    (["trace", "SHOP", "--from", "client", "--to", "shopp"], "unknown destination 'shopp'"),
+    (["trace", "SHOP", "--from", "client", "--to", "shop", "--plugin", "flannel"], "flannel"),
+    (["trace", "SHOP", "--from", "client", "--to", "shop", "--port", "http"], "invalid int value: 'http'"),
+    (["run", "SHOP", "ip rout", "--on", "client"], "ip rout"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], ""),
+])
+def test_bad_input_exits_2_with_the_error_on_stderr(argv, message, shop, capsys):
+    argv = [shop if a == "SHOP" else a for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_manifest_exits_2_and_names_the_field(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(SHOP.replace("replicas: 2", "replicas: -2"))
+    assert cli.main(["trace", str(path), "--from", "client", "--to", "shop"]) == 2
+    assert "spec.replicas: Invalid value: -2: must be greater than or equal to 0" in capsys.readouterr().err
+
+
+def test_course_copies_the_notebooks_and_keeps_a_learners_own(tmp_path, capsys):
+    folder = tmp_path / "course"
+    assert cli.main(["course", "--dir", str(folder), "--dry-run", "--no-browser", "--port", "8899"]) == 0
+    out = capsys.readouterr().out
+    names = nl.course.notebooks()
+    assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(names)
+    assert f"-m jupyterlab --notebook-dir={folder.resolve()} --port=8899 --no-browser" in out
+    assert out.rstrip().endswith(str((folder / names[0]).resolve()))
+    (folder / names[1]).write_text("{}")  # the learner's work
+    assert cli.main(["course", "--dir", str(folder), "--dry-run"]) == 0
+    assert (folder / names[1]).read_text() == "{}"
+    assert "0 notebook(s) copied" in capsys.readouterr().out
+
+
+def test_the_console_command_is_installed_with_the_package(shop):
+    exe = shutil.which("k8s-netlab")
+    if exe is None:
+        pytest.skip("k8s-netlab is not on PATH: the package is not installed in this environment")
+    done = subprocess.run([exe, "trace", shop, "--from", "client", "--to", "shop", "--port", "81"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    done = subprocess.run([exe, "trace", shop, "--from", "client"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--to" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "netlab.cli", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "k8s-netlab" in done.stdout
