@@ -149,6 +149,11 @@ def _course(args: argparse.Namespace) -> int:
         if not target.exists():
             target.write_bytes(course.shipped(name))
             copied += 1
+    (folder / "data").mkdir(exist_ok=True)
+    for name in course.data_files():  # what the notebooks read (notebook 09's manifests and dumps)
+        target = folder / "data" / name
+        if not target.exists():
+            target.write_bytes(course.shipped_data(name))
     print(f"{copied} notebook(s) copied to {folder.resolve()}; {len(course.notebooks()) - copied} already there "
           "(left as they are)")
     command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={folder.resolve()}"]

@@ -111,6 +111,8 @@ def test_course_copies_the_notebooks_and_keeps_a_learners_own(tmp_path, capsys):
     out = capsys.readouterr().out
     names = nl.course.notebooks()
     assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(names)
+    assert sorted(p.name for p in (folder / "data").iterdir()) == sorted(nl.course.data_files())
+    assert (folder / "data" / "shop.yaml").read_bytes() == nl.course.shipped_data("shop.yaml")
     assert f"-m jupyterlab --notebook-dir={folder.resolve()} --port=8899 --no-browser" in out
     assert out.rstrip().endswith(str((folder / names[0]).resolve()))
     (folder / names[1]).write_text("{}")  # the learner's work

@@ -140,3 +140,11 @@ def test_objects_that_disagree_are_refused():
     pod["status"]["podIP"] = str(ipaddress.IPv4Address("10.244.9.9"))
     with pytest.raises(nl.ConfigError, match="outside its node .* pod CIDR"):
         nl.Cluster.from_kubectl(data)
+
+
+def test_notebook_09s_data_files_are_what_their_generator_makes():
+    import notebook_data
+
+    for name, make in notebook_data.FILES.items():
+        assert (notebook_data.DATA / name).read_text(encoding="utf-8") == make(), (
+            f"notebooks/data/{name} is stale: run python tests/notebook_data.py")

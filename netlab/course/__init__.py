@@ -119,6 +119,33 @@ def shipped(notebook: str) -> bytes:
     return _git("show", f"HEAD:notebooks/{name}")
 
 
+def data_files() -> tuple[str, ...]:
+    """The files the notebooks read, in ``data/`` beside them (notebook 09's manifests and dumps).
+
+    >>> "shop.yaml" in data_files()
+    True
+    """
+    packaged = _packaged()
+    if packaged is not None:
+        folder = packaged / "data"
+        return tuple(sorted(p.name for p in folder.iterdir() if p.is_file())) if folder.is_dir() else ()
+    try:
+        listed = _git("ls-tree", "--name-only", "HEAD", "notebooks/data/").decode().split()
+    except EnvironmentUnavailableError:
+        listed = [p.name for p in (_checkout() / "notebooks" / "data").glob("*") if p.is_file()]
+    return tuple(sorted(pathlib.PurePosixPath(p).name for p in listed))
+
+
+def shipped_data(name: str) -> bytes:
+    """A data file's bytes as shipped with this version of netlab."""
+    if name not in data_files():
+        raise NotFoundError(f"there is no course data file {name!r}: the files are {', '.join(data_files())}")
+    packaged = _packaged()
+    if packaged is not None:
+        return (packaged / "data" / name).read_bytes()
+    return _git("show", f"HEAD:notebooks/data/{name}")
+
+
 @dataclass(frozen=True, slots=True)
 class Reset:
     """What :func:`reset` did: the notebook it restored and where the learner's version went."""
