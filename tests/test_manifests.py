@@ -266,6 +266,10 @@ BAD = [
      "metadata.labels: Invalid value: {\"tier\": 1}: label values are text"),
     ("- a\n- b\n", "error: error validating <text>, document 1: expected an object"),
     ("metadata: {name: x}\n", "error validating data: [apiVersion not set, kind not set]"),
+    (SHOP.replace("name: shop\nspec:\n  replicas", "name: Shop\nspec:\n  replicas", 1),
+     'The Deployment "Shop" is invalid: metadata.name: Invalid value: "Shop": a lowercase RFC 1123 subdomain'),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: taken}\nspec: {containers: [{name: a}]}\n",
+     'pod "taken" already exists in namespace default, built in Python (add_pod), not by apply'),
     (SHOP.replace("  ports:\n  - {name: http, port: 80, targetPort: http}", "  ports: []"),
      "spec.ports: Required value"),
     ("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}], ipFamilies: [IPv6]}\n",
@@ -275,7 +279,7 @@ BAD = [
 
 @pytest.mark.parametrize("text, message", BAD)
 def test_bad_manifests_get_messages_naming_the_document_and_the_field(text, message):
-    base = nl.Cluster.aks("kubenet", nodes=2)
+    base = nl.Cluster.aks("kubenet", nodes=2).add_pod("taken")
     with pytest.raises(nl.ManifestError) as err:
         base.apply(text)
     assert message in str(err.value)

@@ -57,6 +57,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ from . import addons, schema
 if TYPE_CHECKING:
     from ..cluster.core import Cluster
 
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 #: Server-set metadata ``kubectl get -o yaml`` prints; not kept in what ``to_manifests`` writes.
 _SERVER_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
                 "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences", "finalizers")
@@ -442,6 +444,16 @@ def apply(cluster: "Cluster", source: Any, namespace: str = "default") -> "Clust
                                 "kubectl apply needs a name")
         notes: list[tuple[str, str, str]] = []
         ns = (obj.get("metadata") or {}).get("namespace") or namespace
+        for what, value in (("metadata.name", name), ("metadata.namespace", ns)):
+            if not isinstance(value, str) or len(value) > 253 or not _DNS1123.match(value):
+                raise ManifestError(
+                    f'error: {where}: The {kind} "{name}" is invalid: {what}: Invalid value: {_json(value)}: a '
+                    "lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+                    "and must start and end with an alphanumeric character (e.g. 'example.com')")
+        if kind == "Pod" and cluster.workload("Pod", ns, name) is None and cluster.find_pod(name, ns) is not None:
+            raise ManifestError(f'error: {where}: pod "{name}" already exists in namespace {ns}, built in Python '
+                                f"(add_pod), not by apply; apply cannot take it over: remove_pod({name!r}) first, or "
+                                "give the manifest's pod another name")
         try:
             check(obj, schema.top_level(kind), "", notes)
             if kind == "Service":
