@@ -210,12 +210,14 @@ def _explain(args: argparse.Namespace) -> int:
     flow = loaded.trace(source=src, destination=dst, port=port_number, protocol=args.protocol,
                         node_ips=args.node_ip or None)
     if args.json:
-        print(json.dumps({"explain": str(table), "trace": str(flow), "verdict": str(flow.verdict)}, indent=1))
+        print(json.dumps({"explain": str(table), "trace": flow.text(), "verdict": str(flow.verdict),
+                          "endpoints": list(flow.endpoints),
+                          "not_modelled": [str(n) for n in flow.not_modelled]}, indent=1))
     else:
         print(table)
         print()
-        print(flow)
-    delivered = str(flow.verdict) in ("DNAT", "ACCEPT") and not getattr(flow, "not_modelled", None)
+        print(flow.text())
+    delivered = str(flow.verdict) in ("DNAT", "ACCEPT") and not flow.not_modelled
     return EXIT_OK if delivered else EXIT_NOT_DELIVERED
 
 

@@ -1,13 +1,16 @@
 """The diagrams the notebooks draw, made by the notebooks' own statements, and a sweep of other clusters and traces."""
 
 import ast
+import contextlib
+import pathlib
 
 import netlab as nl
 from netlab import scenarios
 from test_scenarios import _statements, _targets
 
 NOTEBOOKS_WITH_FIGURES = ("01-single-pod", "02-multiple-pods", "03-multiple-nodes", "04-kubenet-routing",
-                          "05-azure-cni", "07-services")
+                          "05-azure-cni", "07-services", "09-your-own-cluster")
+NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def notebook_figures():
@@ -29,8 +32,9 @@ def notebook_figures():
                         wanted += [n.id for n in ast.walk(statements[i]) if isinstance(n, ast.Name)]
             namespace = {"nl": nl}
             body = [statements[i] for i in sorted(chosen)]
-            exec(compile(ast.Module(body=body, type_ignores=[]), notebook, "exec"), namespace)
-            value = eval(compile(ast.Expression(stmt.value), notebook, "eval"), namespace)
+            with contextlib.chdir(NOTEBOOKS):  # where a notebook runs: its data/ files are beside it
+                exec(compile(ast.Module(body=body, type_ignores=[]), notebook, "exec"), namespace)
+                value = eval(compile(ast.Expression(stmt.value), notebook, "eval"), namespace)
             if "step_through" in ast.unparse(stmt):
                 value = value.diagram  # what the step-through draws (each step only restyles it)
             out.append((f"{notebook}: {ast.unparse(stmt)[:70]}", value))

@@ -132,3 +132,26 @@ def test_the_console_command_is_installed_with_the_package(shop):
     assert done.returncode == 2 and "--to" in done.stderr
     done = subprocess.run([sys.executable, "-m", "netlab.cli", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "k8s-netlab" in done.stdout
+
+
+def test_explain_names_the_chains_and_traces_through_a_nodes_rules(capsys):
+    data = nl.course.shipped_data
+    import tempfile, pathlib
+
+    folder = pathlib.Path(tempfile.mkdtemp())
+    for name in ("node-iptables-save.txt", "node-objects.json"):
+        (folder / name).write_bytes(data(name))
+    rules, objects = str(folder / "node-iptables-save.txt"), str(folder / "node-objects.json")
+    assert cli.main(["explain", rules, "--objects", objects]) == 0
+    out = capsys.readouterr().out
+    assert "KUBE-SVC-67NZLRHBNDSAWJRO" in out and "shop/web:http (tcp)" in out
+    assert cli.main(["explain", rules, "--trace", "10.244.1.9", "10.96.120.15", "80", "--node-ip", "192.168.56.11"]) == 0
+    out = capsys.readouterr().out
+    assert "DNAT to 10.244.1.5:8080" in out and "-j DNAT --to-destination 10.244.2.7:8080" in out
+    assert cli.main(["explain", rules, "--trace", "10.244.1.9", "10.96.0.99", "80", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "ACCEPT"
+    assert cli.main(["explain", rules, "--trace", "10.244.1.9", "10.96.120.15", "http"]) == 2
+    assert "the port is a number" in capsys.readouterr().err
+    (folder / "bad.txt").write_text("*nat\n-A NOPE -j ACCEPT\nCOMMIT\n")
+    assert cli.main(["explain", str(folder / "bad.txt")]) == 2
+    assert "line 2" in capsys.readouterr().err

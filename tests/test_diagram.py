@@ -35,8 +35,8 @@ def test_readable_at_900_px_nothing_covers_a_label(name, diagram):
 
 
 def test_every_notebook_figure_is_checked_and_four_notebooks_step_through_a_trace():
-    assert sum(1 for name, _ in NOTEBOOK_FIGURES if "draw_cluster" in name) == 11
-    assert sum(1 for _, d in NOTEBOOK_FIGURES if d.trace is not None) == 10
+    assert sum(1 for name, _ in NOTEBOOK_FIGURES if "draw_cluster" in name) == 12
+    assert sum(1 for _, d in NOTEBOOK_FIGURES if d.trace is not None) == 11
     stepping = sorted(name.split(":")[0] for name, _ in NOTEBOOK_FIGURES if "step_through" in name)
     assert stepping == ["01-single-pod", "04-kubenet-routing", "05-azure-cni", "07-services"]
 

@@ -82,7 +82,7 @@ __all__ = [
     "ServicePortInfo", "SetMatch", "Source", "Statistic", "api", "chain_name",
     "endpoint_chain_name", "iptables", "ipvs", "naming", "nftables", "parse_endpoint_slice", "parse_objects",
     "parse_service", "port_proto_hash", "render", "rules", "service_port_name", "service_ports",
-    "trace_flow", "userspace",
+    "trace_flow", "userspace", "load_rules", "LoadedRules", "RulesParseError", "loaded",
 ]
 
 #: The mode modules load on first use (``kp.ipvs`` imports :mod:`.ipvs`): the registry in
@@ -90,7 +90,16 @@ __all__ = [
 _MODE_MODULES = {r.name: r.module for r in modes.MODES.values()}
 
 
+#: Reading a node's pasted rules (:mod:`.loaded`) loads on first use too.
+_LOADED = ("load_rules", "LoadedRules", "RulesParseError", "loaded")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LOADED:
+        import importlib
+
+        module = importlib.import_module(".loaded", __name__)
+        return module if name == "loaded" else getattr(module, name)
     if name in _MODE_MODULES:
         import importlib
 

@@ -28,14 +28,14 @@ Example:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, did_you_mean
 from ..model.netfilter import Address, Context, Packet, ip, net
 from .api import EndpointSlice, ProxyConfig, Service
-from .engine import walk_node
+from .engine import Line, Pass, walk_node
 from .modes import check_mode, engine_for
 from .naming import join_host_port
 
@@ -53,9 +53,32 @@ class FlowVerdict(str, enum.Enum):
     ACCEPT = "ACCEPT"
     #: userspace mode: the connection ends in the kube-proxy process, which opens a new one.
     PROXY = "PROXY"
+    #: pasted rules (:mod:`.loaded`): the walk met a rule with a match or target netlab does not
+    #: model, and stopped there rather than guess (:attr:`Branch.not_modelled` names the rule).
+    NOT_MODELLED = "not modelled"
 
     def __str__(self) -> str:
         return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class NotModelled:
+    """The rule a walk through pasted rules stopped at: netlab does not model part of it.
+
+    Attributes:
+        line: its line number in the pasted text.
+        text: the rule as it was pasted (``-A CHAIN ...``, or an nft rule).
+        parts: the parts netlab does not model (``-m string --string x --algo bm``, ``-j CT --notrack``...).
+        where: the table and chain (``raw PREROUTING``, ``nft ip kube-proxy services``).
+    """
+
+    line: int
+    text: str
+    parts: tuple[str, ...] = ()
+    where: str = ""
+
+    def __str__(self) -> str:
+        return f"not modelled: line {self.line}: {self.text}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +93,7 @@ class Branch:
         lines: the rules that matched, in order, exactly as the restore text prints them.
         verdict: how this branch ends.
         hooks: the ``table CHAIN`` hooks walked, in order.
+        not_modelled: for :attr:`FlowVerdict.NOT_MODELLED`, the rule the walk stopped at.
     """
 
     probability: float
@@ -78,6 +102,7 @@ class Branch:
     lines: tuple[str, ...]
     verdict: FlowVerdict
     hooks: tuple[str, ...] = ()
+    not_modelled: NotModelled | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +112,7 @@ class Flow:
     Attributes:
         source, destination, port, protocol: the packet as it arrived.
         branches: every way it can go, most likely first; probabilities add up to 1.
+        notes: what the trace assumed, in words (pasted rules: where the node's addresses came from).
     """
 
     source: Address
@@ -94,6 +120,7 @@ class Flow:
     port: int
     protocol: str
     branches: tuple[Branch, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def verdict(self) -> FlowVerdict:
@@ -111,12 +138,29 @@ class Flow:
         itself through its Service: hairpin), see :attr:`branches`."""
         return all(b.masquerade for b in self.branches)
 
+    @property
+    def not_modelled(self) -> tuple[NotModelled, ...]:
+        """The rules netlab does not model at which branches stopped (pasted rules only), by line."""
+        found = {b.not_modelled for b in self.branches if b.not_modelled is not None}
+        return tuple(sorted(found, key=lambda n: n.line))
+
     def __str__(self) -> str:
         head = f"{self.protocol} {self.source} -> {self.destination}:{self.port}: {self.verdict}"
         rows = [head]
         for b in self.branches:
             where = f" to {b.endpoint}" if b.endpoint else ""
-            rows.append(f"  {b.probability:.4f} {b.verdict}{where}{' masqueraded' if b.masquerade else ''}")
+            stop = f": {b.not_modelled}" if b.not_modelled else ""
+            rows.append(f"  {b.probability:.4f} {b.verdict}{where}{' masqueraded' if b.masquerade else ''}{stop}")
+        rows.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(rows)
+
+    def text(self) -> str:
+        """:func:`str` of the flow, with each branch's hooks and the rules that matched on its way, in order."""
+        rows = [str(self)]
+        for i, b in enumerate(self.branches, 1):
+            where = f" to {b.endpoint}" if b.endpoint else ""
+            rows.append(f"branch {i} ({b.probability:.4f}, {b.verdict}{where}), through {', '.join(b.hooks)}:")
+            rows.extend(f"  {line}" for line in b.lines)
         return "\n".join(rows)
 
 
@@ -190,22 +234,37 @@ def trace_flow(
     def route(pkt: Packet):
         return ctx.is_local(pkt.dst), "eth0", cfg.node_ips[0]
 
-    branches = []
-    for ps in walk_node(built.engine, packet, ctx, route, from_node=from_node):
-        dnat = "DNAT" in ps.packet.ctstate or ps.verdict == "PROXY"
-        if ps.verdict in ("DROP", "REJECT"):
-            verdict = FlowVerdict(ps.verdict)
-        elif ps.verdict == "PROXY":
-            verdict = FlowVerdict.PROXY
-        else:
-            verdict = FlowVerdict.DNAT if dnat else FlowVerdict.ACCEPT
-        endpoint = _endpoint(ps.packet) if dnat and verdict is not FlowVerdict.PROXY else (
-            built.proxy_endpoint(ps) if verdict is FlowVerdict.PROXY else None)
-        masq = ps.masqueraded and verdict not in (FlowVerdict.DROP, FlowVerdict.REJECT)
-        branches.append(Branch(ps.probability, endpoint, masq, tuple(line.restore or line.text for line in ps.lines),
-                               verdict, tuple(t for h, _ in ps.hooks for t in built.hook_names(h))))
+    branches = [branch_of(ps, built.hook_names, built.proxy_endpoint)
+                for ps in walk_node(built.engine, packet, ctx, route, from_node=from_node)]
     branches.sort(key=lambda b: (-b.probability, b.endpoint or ""))
     return Flow(src, dst, port, proto, tuple(branches))
+
+
+def branch_of(ps: Pass, hook_names: Callable[[str], tuple[str, ...]],
+              proxy_endpoint: Callable[[Pass], str | None] | None = None, *,
+              line_text: Callable[[Line], str] = lambda line: line.restore or line.text,
+              not_modelled: NotModelled | None = None) -> Branch:
+    """One way through a node (:func:`~.engine.walk_node`) as a :class:`Branch`.
+
+    ``hook_names`` gives the tables (or base chains) a hook walked; ``line_text`` how a matched line is
+    shown (the restore form by default); ``not_modelled`` marks a branch that stopped at a rule netlab
+    does not model (:mod:`.loaded`).
+    """
+    if not_modelled is not None:
+        return Branch(ps.probability, None, False, tuple(line_text(line) for line in ps.lines),
+                      FlowVerdict.NOT_MODELLED, tuple(t for h, _ in ps.hooks for t in hook_names(h)), not_modelled)
+    dnat = "DNAT" in ps.packet.ctstate or ps.verdict == "PROXY"
+    if ps.verdict in ("DROP", "REJECT"):
+        verdict = FlowVerdict(ps.verdict)
+    elif ps.verdict == "PROXY":
+        verdict = FlowVerdict.PROXY
+    else:
+        verdict = FlowVerdict.DNAT if dnat else FlowVerdict.ACCEPT
+    endpoint = _endpoint(ps.packet) if dnat and verdict is not FlowVerdict.PROXY else (
+        proxy_endpoint(ps) if verdict is FlowVerdict.PROXY and proxy_endpoint is not None else None)
+    masq = ps.masqueraded and verdict not in (FlowVerdict.DROP, FlowVerdict.REJECT)
+    return Branch(ps.probability, endpoint, masq, tuple(line_text(line) for line in ps.lines),
+                  verdict, tuple(t for h, _ in ps.hooks for t in hook_names(h)))
 
 
 def _endpoint(pkt: Packet) -> str:
