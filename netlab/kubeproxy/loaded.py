@@ -26,7 +26,7 @@ rule with a part netlab does not model is never guessed: when the walk reaches i
 netlab does model in it matches, the branch stops there, verdict ``not modelled``, naming the rule
 and its line (:class:`~.flow.NotModelled`).
 
-Taught in ``notebooks/07-services.ipynb`` (Going further).
+Taught in ``notebooks/09-your-own-cluster.ipynb``.
 
 Example:
     >>> text = '''*nat
