@@ -132,7 +132,7 @@ def load_cluster(path: str, plugin: str | None = None, nodes: int | None = None,
     else:
         if nodes is not None and nodes < 1:
             raise NetlabError(f"--nodes {nodes}: a cluster needs at least one node")
-        cluster = nl.Cluster.aks(plugin or "kubenet", nodes=nodes or 2).apply(text)
+        cluster = nl.Cluster.aks(plugin or "kubenet", nodes=nodes or 2).apply(text if path == "-" else path)
     if proxy_mode:
         cluster = cluster.with_proxy_mode(proxy_mode)
     return cluster
@@ -187,7 +187,8 @@ def _trace(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     cluster = load_cluster(args.file, args.plugin, args.nodes, args.proxy_mode)
-    out = cluster.run(args.tool_command, on=args.on)
+    on = int(args.on) if args.on is not None and args.on.isdigit() else args.on  # "--on 0": node 0
+    out = cluster.run(args.tool_command, on=on)
     print(json.dumps({"command": args.tool_command, "on": args.on, "output": str(out)}, indent=1)
           if args.json else out)
     return EXIT_OK
@@ -197,7 +198,16 @@ def _explain(args: argparse.Namespace) -> int:
     from .kubeproxy import load_rules
 
     loaded = load_rules(_read(args.rules))
-    objects = json.loads(_read(args.objects)) if args.objects else None
+    objects = None
+    if args.objects:
+        try:
+            objects = json.loads(_read(args.objects))
+        except ValueError as err:
+            raise NetlabError(f"--objects {args.objects}: not JSON ({err}); give the output of `kubectl get "
+                              "svc,endpointslices -A -o json`") from None
+        if isinstance(objects, dict) and isinstance(objects.get("items"), list):  # a fuller dump: keep what it needs
+            objects = {**objects, "items": [i for i in objects["items"] if isinstance(i, dict)
+                                            and i.get("kind") in ("Service", "EndpointSlice")]}
     table = loaded.explain(objects=objects) if objects is not None else loaded.explain()
     if args.trace is None:
         print(json.dumps({"explain": str(table)}, indent=1) if args.json else table)
@@ -226,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
         if args.command is None:
-            parser().print_help()
+            parser().print_help(sys.stderr)
             return EXIT_BAD_INPUT
         return {"course": _course, "trace": _trace, "run": _run, "explain": _explain}[args.command](args)
     except _Exit as done:

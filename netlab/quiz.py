@@ -222,11 +222,11 @@ QUESTIONS: dict[str, Question] = {
         "Node vmss000001 (10.224.0.9) holds 10.244.0.0/24: in a real cluster the node IPAM controller hands out "
         "the /24s as nodes register, so the node names, the node addresses and the pod ranges need not line up. "
         "kubenet writes one route per node from each node's podCIDR, whatever it is.",
-        "Find the node whose pod range holds 10.244.0.2 in describe()'s output ('pods from ...'), and read its eth0.",
+        "Find the node whose POD-CIDR holds 10.244.0.2 in node_pod_cidrs()'s table, and read its INTERNAL-IP.",
         words=("node", "eth0", "to", "the", "route", "sends", "it"),
         mistakes={
             "10.224.0.4": "That is the pattern of a new cluster, where node 0 holds 10.244.0.0/24. Here the /24s "
-                          "were handed out in another order: which node says 'pods from 10.244.0.0/24'?",
+                          "were handed out in another order: which node's POD-CIDR is 10.244.0.0/24?",
             "10.244.0.1": "That is cbr0's address on the node that holds the range; Azure's route points at the "
                           "node's own address (its eth0).",
             "10.224.0.12": "That is the client's own node, which sends the packet out; which node holds "

@@ -135,6 +135,7 @@ class Lab:
         self.root.mkdir(parents=True)
         for name in NOTEBOOKS:
             _strip_outputs(REPO / "notebooks" / name, self.root / name)
+        shutil.copytree(REPO / "notebooks" / "data", self.root / "data")  # what notebook 09 reads
         settings = self.home / "user-settings"
         for rel, values in LAB_SETTINGS.items():
             (settings / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -88,7 +88,7 @@ def test_a_real_clusters_objects_are_read_as_they_are(tmp_path, capsys):
     (["trace", "SHOP", "--from", "client", "--to", "shop", "--port", "http"], "invalid int value: 'http'"),
     (["run", "SHOP", "ip rout", "--on", "client"], "ip rout"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
-    ([], ""),
+    ([], "usage: k8s-netlab"),
 ])
 def test_bad_input_exits_2_with_the_error_on_stderr(argv, message, shop, capsys):
     argv = [shop if a == "SHOP" else a for a in argv]
@@ -155,3 +155,26 @@ def test_explain_names_the_chains_and_traces_through_a_nodes_rules(capsys):
     (folder / "bad.txt").write_text("*nat\n-A NOPE -j ACCEPT\nCOMMIT\n")
     assert cli.main(["explain", str(folder / "bad.txt")]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+def test_run_takes_a_node_by_its_index_and_names_the_file_in_errors(shop, tmp_path, capsys):
+    assert cli.main(["run", shop, "ip route", "--on", "0"]) == 0
+    assert capsys.readouterr().out.startswith("default via 10.224.0.1 dev eth0")
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(SHOP.replace("replicas: 2", "replicass: 2"))
+    assert cli.main(["run", str(bad), "ip route", "--on", "0"]) == 2
+    assert f"{bad}, document 1 (Deployment default/shop)" in capsys.readouterr().err
+
+
+def test_explain_reads_only_services_and_slices_from_a_fuller_dump_and_refuses_broken_json(tmp_path, capsys):
+    rules = tmp_path / "rules.txt"
+    rules.write_bytes(nl.course.shipped_data("node-iptables-save.txt"))
+    full = tmp_path / "cluster.json"
+    full.write_bytes(nl.course.shipped_data("aks-cluster.json"))
+    assert cli.main(["explain", str(rules), "--objects", str(full)]) == 0
+    capsys.readouterr()
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"items": [')
+    assert cli.main(["explain", str(rules), "--objects", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert f"--objects {broken}: not JSON" in err and "Traceback" not in err

@@ -505,3 +505,16 @@ def test_an_nft_base_chain_with_policy_drop_stops_the_walk_at_its_end():
     assert loaded.trace("10.1.2.3", NODE_IP, 22, node_ips=[NODE_IP]).verdict is FlowVerdict.ACCEPT
     stopped = loaded.trace("203.0.113.9", NODE_IP, 22, node_ips=[NODE_IP])
     assert stopped.verdict is FlowVerdict.NOT_MODELLED and stopped.not_modelled[0].parts == ("policy drop",)
+
+
+def test_a_file_path_is_read_like_apply_and_from_kubectl_read_theirs(tmp_path):
+    import pathlib
+
+    from netlab import course
+
+    path = tmp_path / "node.txt"
+    path.write_bytes(course.shipped_data("node-iptables-save.txt"))
+    text = path.read_text()
+    assert load_rules(str(path)).text() == load_rules(pathlib.Path(path)).text() == load_rules(text).text()
+    with pytest.raises(NetlabError, match="looks like a file's name, but it cannot be read"):
+        load_rules(str(tmp_path / "missing.txt"))

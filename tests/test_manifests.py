@@ -274,6 +274,12 @@ BAD = [
      "spec.ports: Required value"),
     ("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}], ipFamilies: [IPv6]}\n",
      "netlab's clusters are IPv4 single-stack"),
+    (SHOP.replace("kind: Deployment", "kind: Deploymnet"),
+     'no matches for kind "Deploymnet" in version "apps/v1". Did you mean \'Deployment\'?'),
+    ("apiVersion: apps/v1\nkind: Ingress\nmetadata: {name: x}\n",
+     'no matches for kind "Ingress" in version "apps/v1": Ingress is served as apiVersion: networking.k8s.io/v1'),
+    ("", "error: no objects passed to apply"),
+    ("---\n# only a comment\n", "error: no objects passed to apply"),
 ]
 
 
@@ -375,3 +381,20 @@ def test_the_readme_example_file_of_notebook_09_applies():
     data = pathlib.Path(__file__).resolve().parent.parent / "notebooks" / "data"
     for path in sorted(data.glob("*.yaml")):
         nl.Cluster.aks("kubenet", nodes=2).apply(path)
+
+
+def test_a_named_target_port_no_pod_declares_is_accepted_as_the_api_server_does_and_gives_no_endpoints():
+    c = nl.Cluster.aks("kubenet", nodes=2).apply(SHOP.replace("targetPort: http", "targetPort: web"))
+    assert c.applied.splitlines()[-1] == "service/shop created"
+    assert c.services["shop"].endpoints == []
+    t = c.trace(c.pod_records()[0].name, "shop", port=80)
+    assert t.verdict is nl.Verdict.REFUSED and "declare no port of the targetPort's name" in t.text()
+    with pytest.raises(nl.ServiceError, match="declares a port named 'web'"):  # the Python API still catches it
+        c.remove_service("shop").add_service("shop", selector={"app": "shop"},
+                                             ports=[{"name": "http", "port": 80, "targetPort": "web"}])
+
+
+def test_a_custom_resource_is_skipped_and_said_so():
+    c = nl.Cluster.aks("kubenet").apply("apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: tls}\n")
+    assert c.applied == ("certificate.cert-manager.io/tls not modelled, skipped: a custom resource of "
+                         "cert-manager.io; netlab models Kubernetes' own network objects")

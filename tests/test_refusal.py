@@ -21,7 +21,8 @@ from netlab.kubeproxy.nft import Rule as NftRule
 from netlab.kubeproxy.nft import Verdict as NftVerdict
 from netlab.model.netfilter import Comment, Context, Packet, Refusal, Rule, evaluate, format_restore, format_save
 
-NO_ENDPOINTS = ("the Service has no endpoints (no ready pod matches its selector), so kube-proxy REJECTs: the "
+NO_ENDPOINTS = ("the Service has no endpoints (no ready pod matches its selector, or the pods that match declare no "
+                "port of the targetPort's name), so kube-proxy REJECTs: the "
                 "client gets 'connection refused' at once instead of waiting for a timeout")
 NO_LOCAL = ("the Service's traffic policy is Local and this node runs none of its endpoints, so kube-proxy DROPs "
             "the packet (a load balancer's health probe keeps external traffic away from such nodes)")

@@ -507,6 +507,7 @@ class Cluster:
         cluster_ip: str | None = None,
         load_balancer_source_ranges: Sequence[str] | None = None,
         external_ips: Sequence[str] | None = None,
+        check_named_ports: bool = True,
         **unknown: Any,
     ) -> "Cluster":
         """A new cluster with one more Service.
@@ -515,6 +516,10 @@ class Cluster:
         (a number or a container port's name), ``protocol`` and ``nodePort``. The
         ClusterIP, NodePorts, the health-check node port (LoadBalancer with ``Local``
         policy) and the load balancer's public IP are allocated unless given.
+
+        A named ``targetPort`` that none of the selected pods declares is refused, to catch the
+        typo early; :meth:`apply` passes ``check_named_ports=False``, as the API server accepts such
+        a Service (its pods then give it no endpoint for that port).
 
         >>> c = Cluster.aks("kubenet").add_service("web", selector={"app": "web"}, ports=[80], type="NodePort")
         >>> c.services["web"].ports[0].node_port
@@ -537,7 +542,7 @@ class Cluster:
             external_traffic_policy=external_traffic_policy, internal_traffic_policy=internal_traffic_policy,
             session_affinity=session_affinity, session_affinity_timeout=session_affinity_timeout,
             cluster_ip=cluster_ip, load_balancer_source_ranges=load_balancer_source_ranges,
-            external_ips=external_ips,
+            external_ips=external_ips, check_ports=check_named_ports,
         )
         return dataclasses.replace(self, _services=self._services.insert(entry.key, entry))
 

@@ -418,6 +418,9 @@ def _objects(docs: list[tuple[int, Any]]):
 def apply(cluster: "Cluster", source: Any, namespace: str = "default") -> "Cluster":
     """See :meth:`netlab.Cluster.apply`."""
     label, docs = read(source)
+    if not docs:
+        raise ManifestError(f"error: no objects passed to apply: {label} holds no YAML or JSON object; give "
+                            "the manifest's text (apiVersion, kind, metadata, spec) or its file's path")
     lines: list[str] = []
     for number, at, obj in _objects(docs):
         where = f"{label}, document {number}" + (f", {at}" if at else "")
@@ -431,10 +434,21 @@ def apply(cluster: "Cluster", source: Any, namespace: str = "default") -> "Clust
                                 f"[{', '.join(m + ' not set' for m in missing)}]")
         name = (obj.get("metadata") or {}).get("name") if isinstance(obj.get("metadata"), Mapping) else None
         if kind not in schema.KINDS:
-            why = _WHY_NOT.get(kind, "netlab builds Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets and "
-                                     "Services")
-            lines.append(f"{str(kind).lower()}/{name} not modelled, skipped: {why}")
-            continue
+            group = str(version).rpartition("/")[0]
+            served = schema.OTHER_KINDS.get(kind)
+            if served is not None and version in served:
+                why = _WHY_NOT.get(kind, "netlab builds Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets "
+                                         "and Services")
+                lines.append(f"{str(kind).lower()}/{name} not modelled, skipped: {why}")
+                continue
+            if served is None and group not in schema.BUILTIN_GROUPS:
+                lines.append(f"{str(kind).lower()}.{group}/{name} not modelled, skipped: a custom resource of "
+                             f"{group}; netlab models Kubernetes' own network objects")
+                continue
+            hint = (f": {kind} is served as apiVersion: {served[0]}" if served is not None else
+                    "." + did_you_mean(str(kind), [*schema.KINDS, *schema.OTHER_KINDS]))
+            raise ManifestError(f'error: resource mapping not found for name: "{name}" from {where}: no matches for '
+                                f'kind "{kind}" in version "{version}"{hint}')
         want, resource = schema.KINDS[kind]
         if version != want:
             raise ManifestError(f'error: resource mapping not found for name: "{name}" from {where}: no matches for '
@@ -469,7 +483,7 @@ def apply(cluster: "Cluster", source: Any, namespace: str = "default") -> "Clust
                         lines.append(f"{resource}/{name} unchanged")
                         continue
                     cluster, state = cluster.remove_service(name, ns), "configured"
-                cluster = cluster.add_service(name, namespace=ns, **kwargs)
+                cluster = cluster.add_service(name, namespace=ns, check_named_ports=False, **kwargs)
                 pods: tuple = ()
             else:
                 old = cluster.workload(kind, ns, name)

@@ -193,3 +193,24 @@ def top_level(kind: str) -> dict[str, Field]:
         "spec": _f(USED, SPECS[kind]),
         "status": _f(IGNORED),  # what `kubectl get -o yaml` prints back; the server sets it
     }
+
+
+#: Kinds netlab does not build, by the apiVersions the API server serves them under (Kubernetes 1.35):
+#: ``apply`` lists them as not modelled and goes on; a kind in neither table is a typo or a kind of
+#: another version, which the API server refuses (``no matches for kind``).
+OTHER_KINDS = {
+    "ConfigMap": ("v1",), "Secret": ("v1",), "Namespace": ("v1",), "ServiceAccount": ("v1",),
+    "PersistentVolumeClaim": ("v1",), "PersistentVolume": ("v1",), "Endpoints": ("v1",), "LimitRange": ("v1",),
+    "ResourceQuota": ("v1",), "ReplicationController": ("v1",), "Node": ("v1",), "Event": ("v1",),
+    "EndpointSlice": ("discovery.k8s.io/v1",), "NetworkPolicy": ("networking.k8s.io/v1",),
+    "Ingress": ("networking.k8s.io/v1",), "IngressClass": ("networking.k8s.io/v1",),
+    "Job": ("batch/v1",), "CronJob": ("batch/v1",), "HorizontalPodAutoscaler": ("autoscaling/v2", "autoscaling/v1"),
+    "PodDisruptionBudget": ("policy/v1",), "Role": ("rbac.authorization.k8s.io/v1",),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1",), "ClusterRole": ("rbac.authorization.k8s.io/v1",),
+    "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1",), "StorageClass": ("storage.k8s.io/v1",),
+    "PriorityClass": ("scheduling.k8s.io/v1",), "CustomResourceDefinition": ("apiextensions.k8s.io/v1",),
+    "Gateway": ("gateway.networking.k8s.io/v1",), "HTTPRoute": ("gateway.networking.k8s.io/v1",),
+    "GatewayClass": ("gateway.networking.k8s.io/v1",),
+}
+#: API groups of Kubernetes itself: a kind under any other group (``cert-manager.io/v1``) is a custom resource.
+BUILTIN_GROUPS = {v.rpartition("/")[0] for versions in OTHER_KINDS.values() for v in versions} | {"apps", ""}

@@ -360,7 +360,8 @@ def rehome(entries: Any, old_cfg: Any, new_cfg: Any) -> Any:
 def new_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | None, ports: Any, type_: str, *,
                 namespace: str, external_traffic_policy: str | None, internal_traffic_policy: str,
                 session_affinity: str, session_affinity_timeout: int | None, cluster_ip: str | None,
-                load_balancer_source_ranges: Sequence[str] | None, external_ips: Sequence[str] | None) -> ServiceEntry:
+                load_balancer_source_ranges: Sequence[str] | None, external_ips: Sequence[str] | None,
+                check_ports: bool = True) -> ServiceEntry:
     """The Service :meth:`netlab.Cluster.add_service` adds to ``cluster``, checked and with its
     addresses and ports allocated (the cluster itself is not changed)."""
 
@@ -463,7 +464,8 @@ def new_service(cluster: "Cluster", name: str, selector: Mapping[str, str] | Non
     parsed = api.parse_service({"metadata": {"name": name, "namespace": namespace}, "spec": spec, "status": status})
     seq = max((e.seq for e in cluster.service_records()), default=0) + 1
     entry = ServiceEntry(parsed, tuple(sorted((str(k), str(v)) for k, v in selector.items())) if selector else (), seq)
-    check_named_ports(entry, cluster.pods_selected(entry.spec.namespace, entry.selector or ()))
+    if check_ports:
+        check_named_ports(entry, cluster.pods_selected(entry.spec.namespace, entry.selector or ()))
     return entry
 
 

@@ -1203,7 +1203,7 @@ def load_rules(text: str) -> LoadedRules:
     """Read the output of ``iptables-save`` (``-c`` too) or of ``nft list ruleset`` / ``nft list table``.
 
     Args:
-        text: the text as the tool printed it.
+        text: the text as the tool printed it, or the path of a file holding it.
 
     Returns:
         The :class:`LoadedRules`: print it back (``str``), :meth:`~LoadedRules.explain` its chains,
@@ -1221,6 +1221,17 @@ def load_rules(text: str) -> LoadedRules:
         ...
         netlab.kubeproxy.loaded.RulesParseError: line 3: "-A KUBE-SERVICES -j" : -j needs a target
     """
+    import os
+    import pathlib
+
+    if isinstance(text, os.PathLike) or (isinstance(text, str) and "\n" not in text.strip() and text.strip()
+                                         and not text.lstrip().startswith(("*", "#", "table ", ":", "-A"))):
+        path = pathlib.Path(text)  # a file's name, not its text: read it, as apply() and from_kubectl() do
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise RulesParseError(f"load_rules: {str(path)!r} looks like a file's name, but it cannot be read "
+                                  f"({err.strerror}); give the path of the saved output, or the text itself") from None
     if not isinstance(text, str):
         raise RulesParseError(f"load_rules reads text (the output of iptables-save or nft list), not {type(text).__name__}")
     first = next((line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")), "")

@@ -135,7 +135,8 @@ def refusal_reason(ps: Any) -> str:
     text = line.text if line is not None else ""
     reason = line.refusal if line is not None else None
     if reason is Refusal.NO_ENDPOINTS:
-        why = ("the Service has no endpoints (no ready pod matches its selector), so kube-proxy REJECTs: the "
+        why = ("the Service has no endpoints (no ready pod matches its selector, or the pods that match declare no "
+               "port of the targetPort's name), so kube-proxy REJECTs: the "
                "client gets 'connection refused' at once instead of waiting for a timeout")
     elif reason is Refusal.NO_LOCAL_ENDPOINTS and ps.verdict == "DROP":
         why = ("the Service's traffic policy is Local and this node runs none of its endpoints, so kube-proxy DROPs "
