@@ -259,6 +259,7 @@ def objects(cluster: Any) -> dict[str, Any]:
     (2, <Plugin.AZURE_CNI_OVERLAY: 'azure-cni-overlay'>)
     """
     from ..model import naming
+    from . import manifests
 
     cfg = cluster.config
     plugin_label = {Plugin.KUBENET: "kubenet", Plugin.AZURE_CNI: "azure", Plugin.AZURE_CNI_OVERLAY: "azure",
@@ -291,21 +292,11 @@ def objects(cluster: Any) -> dict[str, Any]:
                                "containers": [{"name": "kube-proxy", "image": "mcr.microsoft.com/oss/kubernetes/kube-proxy"}]},
                       "status": {"phase": "Running", "hostIP": str(node.ip), "podIP": str(node.ip)}})
     for pod in cluster.pod_records():
-        containers = []
-        for c in pod.containers:
-            d: dict[str, Any] = {"name": c.name}
-            if c.ports:
-                d["ports"] = [{"containerPort": p.port, **({"name": p.name} if p.name else {}), "protocol": p.protocol}
-                              for p in c.ports]
-            containers.append(d)
-        meta: dict[str, Any] = {"name": pod.name, "namespace": pod.namespace,
-                                "creationTimestamp": f"2026-12-01T10:{pod.seq // 60 % 60:02d}:{pod.seq % 60:02d}Z"}
-        if pod.labels:
-            meta["labels"] = dict(pod.labels)
+        item = manifests.pod_manifest(cluster, pod)
+        item["metadata"]["creationTimestamp"] = f"2026-12-01T10:{pod.seq // 60 % 60:02d}:{pod.seq % 60:02d}Z"
         node = cluster.node_record(pod.node)
-        items.append({"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                      "spec": {"nodeName": node.name, "containers": containers},
-                      "status": {"phase": "Running", "hostIP": str(node.ip), "podIP": str(pod.ip),
-                                 "podIPs": [{"ip": str(pod.ip)}]}})
+        item["status"] = {"phase": "Running", "hostIP": str(node.ip), "podIP": str(pod.ip),
+                          "podIPs": [{"ip": str(pod.ip)}]}
+        items.append(item)
     items.extend(cluster.api_objects()["items"])
     return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}

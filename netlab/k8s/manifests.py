@@ -511,7 +511,8 @@ def apply(cluster: "Cluster", source: Any, namespace: str = "default") -> "Clust
 
 
 # ----------------------------------------------------------------------------- writing
-def _pod_manifest(cluster: "Cluster", pod: Any) -> dict[str, Any]:
+def pod_manifest(cluster: "Cluster", pod: Any) -> dict[str, Any]:
+    """A pod as a Pod object: its labels, containers and ports, and the node it runs on."""
     meta: dict[str, Any] = {"name": pod.name, "namespace": pod.namespace}
     if pod.labels:
         meta["labels"] = dict(pod.labels)
@@ -579,7 +580,7 @@ def manifests(cluster: "Cluster", include_system: bool = False) -> list[dict[str
         docs.append(((0, w.seq), w.object))
     for pod in cluster.pod_records():
         if pod.key not in owned and (include_system or pod.namespace != "kube-system"):
-            docs.append(((0, pod.seq), _pod_manifest(cluster, pod)))
+            docs.append(((0, pod.seq), pod_manifest(cluster, pod)))
     for e in cluster.service_records():
         if e.key in builtin and not include_system:
             continue
