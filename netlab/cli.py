@@ -2,7 +2,8 @@
 
 Commands (``k8s-netlab COMMAND --help`` for each)::
 
-    k8s-netlab course [--dir DIR]                 copy the notebooks to DIR and open JupyterLab there
+    k8s-netlab course [--dir DIR]                 copy the course to DIR and open JupyterLab there
+    k8s-netlab course check | reset NN | link HUB  (python -m netlab.course: the same commands)
     k8s-netlab trace FILE --from A --to B [--port N]
     k8s-netlab run FILE "ip route" --on web-0
     k8s-netlab explain RULES.txt [--objects kubectl.json] [--trace SRC DST PORT]
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import subprocess
 import sys
 from typing import Any, Sequence
 
@@ -70,12 +70,8 @@ def _cluster_options(p: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog="k8s-netlab", description="See and try how Kubernetes and AKS networking works.")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    course = sub.add_parser("course", help="copy the course's notebooks to a folder and open JupyterLab there")
-    course.add_argument("--dir", default="netlab-course", help="the folder (default ./netlab-course); notebooks "
-                                                               "already there are left as they are")
-    course.add_argument("--port", type=int, help="JupyterLab's port")
-    course.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    course.add_argument("--dry-run", action="store_true", help="copy the notebooks, print the command, do not run it")
+    sub.add_parser("course", add_help=False, help="the course: copy it out and open JupyterLab, reset a notebook, "
+                   "check an environment, build a JupyterHub link (k8s-netlab course --help)")
     trace = sub.add_parser("trace", help="trace one packet and print its hops")
     _cluster_options(trace)
     trace.add_argument("--from", dest="source", required=True, metavar="SOURCE",
@@ -138,41 +134,6 @@ def load_cluster(path: str, plugin: str | None = None, nodes: int | None = None,
     return cluster
 
 
-def _course(args: argparse.Namespace) -> int:
-    from . import course
-
-    folder = pathlib.Path(args.dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    copied = 0
-    for name in course.notebooks():
-        target = folder / name
-        if not target.exists():
-            target.write_bytes(course.shipped(name))
-            copied += 1
-    (folder / "data").mkdir(exist_ok=True)
-    for name in course.data_files():  # what the notebooks read (notebook 09's manifests and dumps)
-        target = folder / "data" / name
-        if not target.exists():
-            target.write_bytes(course.shipped_data(name))
-    print(f"{copied} notebook(s) copied to {folder.resolve()}; {len(course.notebooks()) - copied} already there "
-          "(left as they are)")
-    command = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={folder.resolve()}"]
-    if args.port:
-        command.append(f"--port={args.port}")
-    if args.no_browser:
-        command.append("--no-browser")
-    command.append(str((folder / course.notebooks()[0]).resolve()))
-    if args.dry_run:
-        print(" ".join(command))
-        return EXIT_OK
-    try:
-        import jupyterlab  # noqa: F401
-    except ImportError:
-        raise NetlabError("JupyterLab is not installed: install it with `python -m pip install 'k8s-netlab[lab]'` "
-                          "and run k8s-netlab course again") from None
-    return subprocess.call(command)
-
-
 def _trace(args: argparse.Namespace) -> int:
     cluster = load_cluster(args.file, args.plugin, args.nodes, args.proxy_mode)
     port = args.port
@@ -233,12 +194,17 @@ def _explain(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status (0 delivered, 1 not delivered, 2 bad input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["course"]:  # the same command as `python -m netlab.course`
+        from .course.__main__ import main as course
+
+        return course(argv[1:], prog="k8s-netlab course")
     try:
         args = parser().parse_args(argv)
         if args.command is None:
             parser().print_help(sys.stderr)
             return EXIT_BAD_INPUT
-        return {"course": _course, "trace": _trace, "run": _run, "explain": _explain}[args.command](args)
+        return {"trace": _trace, "run": _run, "explain": _explain}[args.command](args)
     except _Exit as done:
         return done.status
     except _Usage as err:

@@ -113,12 +113,20 @@ def test_course_copies_the_notebooks_and_keeps_a_learners_own(tmp_path, capsys):
     assert sorted(p.name for p in folder.glob("*.ipynb")) == sorted(names)
     assert sorted(p.name for p in (folder / "data").iterdir()) == sorted(nl.course.data_files())
     assert (folder / "data" / "shop.yaml").read_bytes() == nl.course.shipped_data("shop.yaml")
-    assert f"-m jupyterlab --notebook-dir={folder.resolve()} --port=8899 --no-browser" in out
-    assert out.rstrip().endswith(str((folder / names[0]).resolve()))
+    assert f"{len(names) + len(nl.course.data_files())} file(s) added" in out
+    assert out.rstrip().endswith(f"-m jupyterlab --port=8899 --no-browser {names[0]}")
+    assert f"cd {folder.resolve()} && " in out
     (folder / names[1]).write_text("{}")  # the learner's work
     assert cli.main(["course", "--dir", str(folder), "--dry-run"]) == 0
     assert (folder / names[1]).read_text() == "{}"
-    assert "0 notebook(s) copied" in capsys.readouterr().out
+    assert f"0 file(s) added" in capsys.readouterr().out
+
+
+def test_course_subcommands_are_python_m_netlab_courses(tmp_path, capsys):
+    assert cli.main(["course", "link", "https://hub.example.edu", "--branch", "spring"]) == 0
+    assert "&branch=spring&" in capsys.readouterr().out
+    assert cli.main(["course", "reset", "99", "--dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("k8s-netlab course: there is no course notebook '99'")
 
 
 def test_the_console_command_is_installed_with_the_package(shop):

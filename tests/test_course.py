@@ -112,3 +112,108 @@ def test_without_git_the_names_are_still_listed_and_reset_explains(tmp_path, mon
     with pytest.raises(nl.EnvironmentUnavailableError, match="git cannot read them"):
         course.reset("01", folder=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ the whole course copied out (copy_to)
+
+def _everything():
+    return [*course.notebooks(), *(f"data/{n}" for n in course.data_files())]
+
+
+def test_copy_to_puts_every_notebook_and_data_file_as_shipped(tmp_path):
+    done = course.copy_to(tmp_path / "course")
+    assert sorted(done.added) == sorted(_everything())
+    for name in course.notebooks():
+        assert (tmp_path / "course" / name).read_bytes() == course.shipped(name)
+    for name in course.data_files():
+        assert (tmp_path / "course" / "data" / name).read_bytes() == course.shipped_data(name)
+    again = course.copy_to(tmp_path / "course")
+    assert sorted(again.unchanged) == sorted(_everything()) and not (again.added or again.kept or again.yours)
+
+
+def test_copy_to_never_overwrites_what_the_learner_changed(tmp_path):
+    folder = tmp_path / "course"
+    course.copy_to(folder)
+    (folder / "03-multiple-nodes.ipynb").write_text('{"my": "work"}')
+    (folder / "data" / "shop.yaml").write_text("my: manifest\n")
+    (folder / "05-azure-cni.ipynb").unlink()  # deleted by mistake: comes back
+    done = course.copy_to(folder)
+    assert set(done.yours) == {"03-multiple-nodes.ipynb", "data/shop.yaml"}
+    assert done.added == ("05-azure-cni.ipynb",)
+    assert (folder / "03-multiple-nodes.ipynb").read_text() == '{"my": "work"}'
+    assert (folder / "data" / "shop.yaml").read_text() == "my: manifest\n"
+    assert not list(folder.glob("*.my-copy*"))
+    assert "Changed by you (kept as they are" in str(done) and "03-multiple-nodes.ipynb" in str(done)
+
+
+def _pretend_older_version(folder, name, old):
+    """The folder as an earlier netlab left it: ``name`` held ``old`` and the record says so."""
+    import json
+
+    (folder / name).write_bytes(old)
+    record = json.loads((folder / course.RECORD).read_text())
+    record["files"][name] = course._digest(old)
+    (folder / course.RECORD).write_text(json.dumps(record))
+
+
+def test_copy_to_after_an_upgrade_updates_untouched_files_and_keeps_changed_ones_beside(tmp_path):
+    folder = tmp_path / "course"
+    course.copy_to(folder)
+    _pretend_older_version(folder, "02-multiple-pods.ipynb", b'{"version": "older"}')   # untouched since
+    _pretend_older_version(folder, "04-kubenet-routing.ipynb", b'{"version": "older"}')
+    (folder / "04-kubenet-routing.ipynb").write_text('{"version": "older", "my": "work"}')  # and changed
+    done = course.copy_to(folder)
+    assert done.updated == ("02-multiple-pods.ipynb",)
+    assert done.kept == (("04-kubenet-routing.ipynb", "04-kubenet-routing.my-copy.ipynb"),)
+    assert (folder / "02-multiple-pods.ipynb").read_bytes() == course.shipped("02")
+    assert (folder / "04-kubenet-routing.ipynb").read_bytes() == course.shipped("04")
+    assert (folder / "04-kubenet-routing.my-copy.ipynb").read_text() == '{"version": "older", "my": "work"}'
+    assert "yours is kept as 04-kubenet-routing.my-copy.ipynb" in str(done)
+
+
+def test_a_folder_made_another_way_keeps_every_differing_file_beside_the_shipped_one(tmp_path):
+    (tmp_path / "01-single-pod.ipynb").write_text("{}")  # no record: whose change it is, nobody knows
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "shop.yaml").write_text("mine: true\n")
+    done = course.copy_to(tmp_path)
+    assert dict(done.kept) == {"01-single-pod.ipynb": "01-single-pod.my-copy.ipynb",
+                               "data/shop.yaml": "data/shop.my-copy.yaml"}
+    assert (tmp_path / "data" / "shop.my-copy.yaml").read_text() == "mine: true\n"
+
+
+def test_reset_in_a_copied_folder_records_the_shipped_notebook(tmp_path):
+    course.copy_to(tmp_path)
+    (tmp_path / "06-comparison.ipynb").write_text("{}")
+    course.reset("06", folder=tmp_path)
+    done = course.copy_to(tmp_path)  # the reset notebook is as shipped again: nothing to keep or leave
+    assert "06-comparison.ipynb" in done.unchanged and not done.kept and not done.yours
+
+
+def test_copy_to_refuses_a_file_where_the_folder_should_be(tmp_path):
+    (tmp_path / "course").write_text("not a folder")
+    with pytest.raises(nl.NotFoundError, match="is a file, not a folder"):
+        course.copy_to(tmp_path / "course")
+
+
+# ------------------------------------------------------------------ python -m netlab.course
+
+def test_python_m_netlab_course_copies_and_prints_how_jupyterlab_starts(tmp_path, capsys):
+    from netlab.course.__main__ import main
+
+    assert main(["--dir", str(tmp_path / "c"), "--dry-run", "--no-browser"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("-m jupyterlab --no-browser 00-start-here.ipynb")
+    assert (tmp_path / "c" / "09-your-own-cluster.ipynb").exists()
+    (tmp_path / "c" / "01-single-pod.ipynb").write_text("{}")
+    assert main(["reset", "01", "--dir", str(tmp_path / "c")]) == 0
+    assert "Your version is kept as 01-single-pod.my-copy.ipynb" in capsys.readouterr().out
+
+
+def test_python_m_netlab_course_refuses_bad_input_with_status_2(tmp_path, capsys):
+    from netlab.course.__main__ import main
+
+    assert main(["reset", "1x", "--dir", str(tmp_path)]) == 2
+    assert "there is no course notebook '1x'" in capsys.readouterr().err
+    assert main(["link", "hub.example.edu"]) == 2
+    assert "give the hub's address as you open it in a browser" in capsys.readouterr().err
+    assert main(["open", "--port", "eighty"]) == 2

@@ -26,11 +26,24 @@ Example:
     '01-single-pod.my-copy.ipynb'
     >>> (folder / "01-single-pod.ipynb").read_bytes() == shipped("01")
     True
+
+The whole course, out of an installed netlab (``pip install k8s-netlab``, no checkout needed)::
+
+    python -m netlab.course --dir my-course     # copy the notebooks and their data, start JupyterLab
+    python -m netlab.course check               # what a hub image or a laptop is missing, if anything
+
+:func:`copy_to` never overwrites a file the learner changed: run it again (after an upgrade, say)
+and a changed notebook is either left alone (nothing new to bring) or kept beside the new
+version under another name. :mod:`netlab.course.hub` builds the link that pulls the course into
+every student's home on a JupyterHub, and checks an environment before class.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.resources
+import json
 import pathlib
 import shutil
 import subprocess
@@ -182,12 +195,135 @@ def _folder(folder: str | pathlib.Path | None, name: str) -> pathlib.Path:
 
 
 def _free(path: pathlib.Path) -> pathlib.Path:
-    stem = path.name[: -len(_SUFFIX)]
+    """The first unused ``NAME.my-copy.EXT``, ``NAME.my-copy-2.EXT``, ... beside ``path``."""
+    stem, suffix = path.stem, path.suffix
     for n in range(1, 10_000):
-        candidate = path.with_name(f"{stem}{_KEEP}{'' if n == 1 else f'-{n}'}{_SUFFIX}")
+        candidate = path.with_name(f"{stem}{_KEEP}{'' if n == 1 else f'-{n}'}{suffix}")
         if not candidate.exists():
             return candidate
     raise EnvironmentUnavailableError(f"{path.parent} already holds 9,999 copies of {path.name}; tidy it up")
+
+
+#: The file, in a course folder, that records what :func:`copy_to` wrote there (JupyterLab hides it).
+RECORD = ".netlab-course.json"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_record(folder: pathlib.Path) -> dict[str, str]:
+    try:
+        files = json.loads((folder / RECORD).read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}  # no record (a folder of notebooks made another way) or a damaged one: assume nothing
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def version() -> str:
+    """The installed netlab's version (its distribution ``k8s-netlab``), or ``"not installed"`` in a bare checkout."""
+    try:
+        return importlib.metadata.version("k8s-netlab")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _write_record(folder: pathlib.Path, files: dict[str, str]) -> None:
+    (folder / RECORD).write_text(json.dumps({"netlab": version(), "files": dict(sorted(files.items()))},
+                                            indent=1) + "\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    """What :func:`copy_to` did, file by file (paths relative to :attr:`folder`).
+
+    * ``added``: were not there, now are as shipped (a deleted notebook comes back this way);
+    * ``updated``: were as an earlier netlab shipped them and unchanged by the learner, now as this one ships them;
+    * ``unchanged``: already as shipped;
+    * ``yours``: changed by the learner and left exactly as they are (this netlab brings nothing new for them);
+    * ``kept``: changed by the learner *and* shipped anew: the learner's version moved beside it, as
+      ``(file, kept-as)`` pairs, and the new version put in its place.
+    """
+
+    folder: pathlib.Path
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    yours: tuple[str, ...] = ()
+    kept: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        lines = [f"The course is in {self.folder}: {len(self.added)} file(s) added, {len(self.updated)} updated, "
+                 f"{len(self.unchanged)} already as shipped, {len(self.yours)} changed by you and left as they are, "
+                 f"{len(self.kept)} changed by you and kept beside the shipped version."]
+        if self.yours:
+            lines.append("Changed by you (kept as they are; nl.course.reset('NN') gives the shipped one back, "
+                         "keeping yours beside it): " + ", ".join(self.yours))
+        for name, kept in self.kept:
+            lines.append(f"{name}: differs from what this netlab ships; yours is kept as {kept}, the shipped one "
+                         "is in its place")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _course_files() -> list[tuple[str, bytes]]:
+    """Every file of the course as (path relative to the course folder, shipped bytes), notebooks first."""
+    return ([(name, shipped(name)) for name in notebooks()]
+            + [(f"data/{name}", shipped_data(name)) for name in data_files()])
+
+
+def copy_to(folder: str | pathlib.Path = "netlab-course") -> Copied:
+    """Copy the course (every notebook and the ``data/`` files they read) into ``folder``, keeping the learner's work.
+
+    Safe to run again, for example after upgrading netlab: a file the learner never changed is
+    brought up to date, a file the learner changed is never overwritten (it stays as it is, or,
+    when this netlab ships a new version of it, it is kept beside the new one as
+    ``NAME.my-copy.ipynb``). ``folder/.netlab-course.json`` records what was copied, which is
+    how a learner's change is told from an older shipped version.
+
+    >>> import tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "course"
+    >>> first = copy_to(folder)
+    >>> len(first.added) == len(notebooks()) + len(data_files())
+    True
+    >>> _ = (folder / "03-multiple-nodes.ipynb").write_text("{}")   # the learner's work
+    >>> again = copy_to(folder)
+    >>> again.yours, again.added
+    (('03-multiple-nodes.ipynb',), ())
+    """
+    root = pathlib.Path(folder)
+    if root.exists() and not root.is_dir():
+        raise NotFoundError(f"{str(root)!r} is a file, not a folder: give a folder for the course "
+                            "(for example --dir netlab-course)")
+    record = _read_record(root)
+    files = _course_files()
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    done: dict[str, list] = {"added": [], "updated": [], "unchanged": [], "yours": [], "kept": []}
+    written: dict[str, str] = dict(record)
+    for rel, original in files:
+        target = root / rel
+        new = _digest(original)
+        if not target.exists():
+            target.write_bytes(original)
+            done["added"].append(rel)
+        else:
+            current = _digest(target.read_bytes())
+            if current == new:
+                done["unchanged"].append(rel)
+            elif record.get(rel) == current:  # as an earlier netlab shipped it, untouched since
+                target.write_bytes(original)
+                done["updated"].append(rel)
+            elif record.get(rel) == new:  # the learner changed it and there is nothing new: leave it be
+                done["yours"].append(rel)
+            else:  # changed by the learner and shipped anew (or of unknown origin): keep both
+                kept = _free(target)
+                shutil.copy2(target, kept)
+                target.write_bytes(original)
+                done["kept"].append((rel, str(kept.relative_to(root))))
+        written[rel] = new
+    _write_record(root, written)
+    return Copied(root.resolve(), **{k: tuple(v) for k, v in done.items()})
 
 
 def reset(notebook: str, folder: str | pathlib.Path | None = None) -> Reset:
@@ -211,4 +347,7 @@ def reset(notebook: str, folder: str | pathlib.Path | None = None) -> Reset:
         kept = _free(target)
         shutil.copy2(target, kept)
     target.write_bytes(original)
+    record = _read_record(target.parent)
+    if record:  # a folder made by copy_to: it now holds this notebook as shipped
+        _write_record(target.parent, {**record, name: _digest(original)})
     return Reset(target, kept, changed=True)
