@@ -13,7 +13,7 @@ settings.load_profile("netlab")
 # The files whose tests take longest, first: with pytest-xdist's two workers (pyproject.toml, --dist
 # loadfile) the Binder simulation and the browser test start at once, side by side, and the short
 # tests fill in around them. Each file keeps its own order.
-LONGEST_FIRST = ("binder", "browser", "slow", "kernel")
+LONGEST_FIRST = ("binder", "wheel", "browser", "slow", "kernel")
 
 
 def pytest_collection_modifyitems(items):

@@ -13,7 +13,6 @@ locally with ``-m "not binder"``. The static checks below it need nothing and al
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -22,6 +21,7 @@ import sys
 import time
 
 import pytest
+from environments import IGNORE, fresh_venv, run, run_notebooks, size_mb
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
@@ -90,78 +90,35 @@ def test_launch_links_open_notebook_00_on_the_repository_of_pyproject():
 
 # ---------------------------------------------------------------------------- the simulation
 
-def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, check=False, **kw)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    return done
-
-
-def _size_mb(path: pathlib.Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
-
-
-# Runs argv[1] as a script after making jupyter_client's asyncio channels wait for messages in slices of
-# 0.5 s up to the same deadline (tests/conftest.py, poll_in_slices, for the why).
-_IN_SLICES = """
-import runpy, sys, time
-from queue import Empty
-from jupyter_client.channels import AsyncZMQSocketChannel
-whole = AsyncZMQSocketChannel.get_msg
-async def get_msg(self, timeout=None):
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        left = 0.5 if deadline is None else min(0.5, max(0.0, deadline - time.monotonic()))
-        try:
-            return await whole(self, timeout=left)
-        except Empty:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise
-AsyncZMQSocketChannel.get_msg = get_msg
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
-
-
 @pytest.mark.binder
 def test_binder_environment_runs_every_notebook(tmp_path):
     if f"python-{sys.version_info.major}.{sys.version_info.minor}" != RUNTIME:
         pytest.skip(f"Binder runs {RUNTIME} (binder/runtime.txt); this interpreter is {sys.version.split()[0]}")
     # The repository as repo2docker copies it into the image (without git's own folder or local debris).
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(
-        ".git", "__pycache__", "*.egg-info", "build", "dist", ".venv", ".artifacts", ".hypothesis", "*.my-copy*"))
-    venv = tmp_path / "venv"
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "JUPYTER", "PIP_USER"))}
-    env.update(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", VIRTUAL_ENV=str(venv),
-               PIP_DISABLE_PIP_VERSION_CHECK="1")
-
+    shutil.copytree(ROOT, repo, ignore=IGNORE)
     start = time.perf_counter()
-    _run([sys.executable, "-m", "venv", str(venv)])
-    python = str(venv / "bin" / "python")
-    _run([python, "-m", "pip", "install", "--no-cache-dir", "-q", "-r", "binder/requirements.txt"], cwd=repo, env=env)
-    _run(["./binder/postBuild"], cwd=repo, env=env)  # repo2docker runs it from the repository's root
+    python, env = fresh_venv(tmp_path)
+    venv = pathlib.Path(python).parent.parent
+    run([python, "-m", "pip", "install", "--no-cache-dir", "-q", "-r", "binder/requirements.txt"], cwd=repo, env=env)
+    run(["./binder/postBuild"], cwd=repo, env=env)  # repo2docker runs it from the repository's root
     install_s = time.perf_counter() - start
-    size = _size_mb(venv)
+    size = size_mb(venv)
 
-    _run([python, "-m", "pip", "check"], env=env)  # nothing netlab or JupyterLab needs is missing
+    run([python, "-m", "pip", "check"], env=env)  # nothing netlab or JupyterLab needs is missing
     notebooks = repo / "notebooks"
     # One interpreter, started where the kernel starts: which netlab it imports, and the notebooks that
     # netlab carries as shipped (nl.course.reset works on Binder).
-    where, shipped = _run([python, "-c", "import netlab; print(netlab.__file__); print(' '.join(netlab.course.notebooks()))"],
+    where, shipped = run([python, "-c", "import netlab; print(netlab.__file__); print(' '.join(netlab.course.notebooks()))"],
                           cwd=notebooks, env=env).stdout.strip().splitlines()
     assert where.startswith(str(venv)), f"the kernel imports netlab from {where}, not from the Binder environment"
     assert shipped.split() == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb") if ".my-copy" not in p.name)
-    extensions = _run([python, "-m", "jupyter", "labextension", "list"], env=env)
+    extensions = run([python, "-m", "jupyter", "labextension", "list"], env=env)
     assert "@jupyter-widgets/jupyterlab-manager" in extensions.stdout + extensions.stderr, "widgets would show as text"
 
     # run_notebooks.py in the Binder environment's interpreter, its channel waits in slices first
     # (poll_in_slices in tests/conftest.py says why: a notebook with an explorer can otherwise wait 600 s).
-    done = subprocess.run([python, "-c", _IN_SLICES, str(repo / "tests" / "run_notebooks.py"), str(notebooks)],
-                          cwd=notebooks, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    report = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
-    assert done.returncode == 0 and not report.get("errors"), f"{report.get('errors')}\n{done.stderr[-3000:]}"
+    report = run_notebooks(python, notebooks, env)
     assert report["python"] == str(venv)
     print(f"\nBinder simulation: install {install_s:.0f} s, environment {size:.0f} MB; notebooks (s): "
           + ", ".join(f"{k.split('-')[0]} {v}" for k, v in report["seconds"].items())

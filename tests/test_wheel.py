@@ -1,0 +1,95 @@
+"""The course out of an installed wheel, with no checkout: what a student who pip-installs netlab, and a hub's image, get.
+
+The simulation builds the wheel (``pip wheel``) from a copy of the repository, installs it (not
+editable) in a fresh virtual environment set up as ``docs/hub/Dockerfile`` sets up a hub's user
+image (the same pins: ``binder/requirements.txt`` and the Dockerfile's nbgitpuller), then works only
+in an empty folder with nothing of the checkout on the path: ``python -m netlab.course check``,
+``python -m netlab.course --dir course`` (copy out), and every notebook executed there.
+
+It needs PyPI, as a hub's image build does, and takes about a minute and a half; deselect it with
+``-m "not wheel"``. The static checks need nothing and always run.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import shutil
+import sys
+import time
+import zipfile
+
+import pytest
+from environments import IGNORE, ROOT, fresh_venv, run, run_notebooks, size_mb
+
+DOCKERFILE = ROOT / "docs" / "hub" / "Dockerfile"
+
+
+def _dockerfile_installs() -> list[str]:
+    """The packages the hub image's Dockerfile installs beside ``-r requirements.txt`` (exact pins)."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    line = next(x for x in text.splitlines() if x.startswith("RUN") and "-r /tmp/netlab/requirements.txt" in x)
+    words = line.split("-r /tmp/netlab/requirements.txt", 1)[1].split("&&", 1)[0].split()
+    return [w for w in words if not w.startswith("-")]
+
+
+def test_the_hub_image_installs_binders_pins_and_netlab_as_a_wheel():
+    text = DOCKERFILE.read_text()
+    python = (ROOT / "binder" / "runtime.txt").read_text().strip()
+    assert re.search(rf"^FROM quay\.io/jupyter/minimal-notebook:{python}$", text, re.M), \
+        "the hub image's Python is Binder's (binder/runtime.txt)"
+    assert "COPY --chown=${NB_UID}:${NB_GID} binder/requirements.txt /tmp/netlab/requirements.txt" in text
+    extra = _dockerfile_installs()
+    assert extra and all(re.fullmatch(r"[A-Za-z0-9_.-]+==\d+(\.\d+)+", e) for e in extra), extra
+    assert any(e.startswith("nbgitpuller==") for e in extra)
+    assert "pip wheel --no-cache-dir --no-deps" in text and "pip install --no-cache-dir --no-deps" in text
+    assert text.rstrip().endswith("RUN python -m netlab.course check")
+
+
+def test_the_hub_config_uses_lab_and_nbgitpuller_opens_lab():
+    config = (ROOT / "docs" / "hub" / "config.yaml").read_text()
+    assert "defaultUrl: /lab" in config and "NBGITPULLER_APP: lab" in config
+
+
+@pytest.mark.wheel
+def test_an_installed_wheel_gives_the_whole_course_without_a_checkout(tmp_path):
+    if f"python-{sys.version_info.major}.{sys.version_info.minor}" != (ROOT / "binder" / "runtime.txt").read_text().strip():
+        pytest.skip("the hub image runs binder/runtime.txt's Python; this interpreter is another")
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=IGNORE)
+    start = time.perf_counter()
+    python, env = fresh_venv(tmp_path)
+    venv = pathlib.Path(python).parent.parent
+    run([python, "-m", "pip", "install", "--no-cache-dir", "-q", "-r", str(src / "binder" / "requirements.txt"),
+         *_dockerfile_installs()], env=env)
+    dist = tmp_path / "dist"
+    run([python, "-m", "pip", "wheel", "--no-cache-dir", "--no-deps", "-q", "-w", str(dist), str(src)], env=env)
+    (wheel,) = dist.glob("k8s_netlab-*.whl")
+    inside = zipfile.ZipFile(wheel).namelist()
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if ".my-copy" not in p.name)
+    data = sorted(p.name for p in (ROOT / "notebooks" / "data").iterdir())
+    assert {f"netlab/course/notebooks/{n}" for n in notebooks} <= set(inside), "the wheel misses notebooks"
+    assert {f"netlab/course/notebooks/data/{n}" for n in data} <= set(inside), "the wheel misses notebook data"
+    run([python, "-m", "pip", "install", "--no-cache-dir", "--no-deps", "-q", str(wheel)], env=env)
+    install_s = time.perf_counter() - start
+    shutil.rmtree(src)  # no checkout anywhere from here on
+
+    work = tmp_path / "work"
+    work.mkdir()
+    where = run([python, "-c", "import netlab, sys; print(netlab.__file__); print(sys.path)"], cwd=work, env=env)
+    assert where.stdout.startswith(str(venv / "lib")), where.stdout
+    checked = run([python, "-m", "netlab.course", "check"], cwd=work, env=env)
+    assert "inside the package" in checked.stdout and checked.stdout.rstrip().endswith(
+        "Everything the course needs is here."), checked.stdout
+    opened = run([python, "-m", "netlab.course", "--dir", "course", "--dry-run", "--no-browser"], cwd=work, env=env)
+    course = work / "course"
+    assert sorted(p.name for p in course.glob("*.ipynb")) == notebooks
+    assert sorted(p.name for p in (course / "data").iterdir()) == data
+    assert f"cd {course} && {python} -m jupyterlab --no-browser 00-start-here.ipynb" in opened.stdout
+    link = run([str(venv / "bin" / "k8s-netlab"), "course", "link", "https://hub.example.edu"], cwd=work, env=env)
+    assert link.stdout.startswith("https://hub.example.edu/hub/user-redirect/git-pull?repo=")
+
+    report = run_notebooks(python, course, env)
+    assert report["python"] == str(venv) and sorted(report["seconds"]) == notebooks
+    print(f"\nwheel in a hub-like environment: install {install_s:.0f} s, environment {size_mb(venv):.0f} MB, "
+          f"wheel {wheel.stat().st_size / 1e6:.1f} MB; notebooks {sum(report['seconds'].values()):.0f} s")
