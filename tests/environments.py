@@ -20,6 +20,17 @@ IGNORE = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", "build", "d
                                 ".hypothesis", "*.my-copy*", ".ipynb_checkpoints")
 
 
+DOCKERFILE = ROOT / "docs" / "hub" / "Dockerfile"
+
+
+def hub_image_extras() -> list[str]:
+    """What the hub image's Dockerfile installs beside ``-r requirements.txt`` (exact pins, such as nbgitpuller's)."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    line = next(x for x in text.splitlines() if x.startswith("RUN") and "-r /tmp/netlab/requirements.txt" in x)
+    words = line.split("-r /tmp/netlab/requirements.txt", 1)[1].split("&&", 1)[0].split()
+    return [w for w in words if not w.startswith("-")]
+
+
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     """Run ``cmd``; on failure, fail the test with the command's last output."""
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1500, check=False, **kw)

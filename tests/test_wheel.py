@@ -20,18 +20,7 @@ import time
 import zipfile
 
 import pytest
-from environments import IGNORE, ROOT, fresh_venv, run, run_notebooks, size_mb
-
-DOCKERFILE = ROOT / "docs" / "hub" / "Dockerfile"
-
-
-def _dockerfile_installs() -> list[str]:
-    """The packages the hub image's Dockerfile installs beside ``-r requirements.txt`` (exact pins)."""
-    text = DOCKERFILE.read_text().replace("\\\n", " ")
-    line = next(x for x in text.splitlines() if x.startswith("RUN") and "-r /tmp/netlab/requirements.txt" in x)
-    words = line.split("-r /tmp/netlab/requirements.txt", 1)[1].split("&&", 1)[0].split()
-    return [w for w in words if not w.startswith("-")]
-
+from environments import DOCKERFILE, IGNORE, ROOT, fresh_venv, hub_image_extras, run, run_notebooks, size_mb
 
 def test_the_hub_image_installs_binders_pins_and_netlab_as_a_wheel():
     text = DOCKERFILE.read_text()
@@ -39,7 +28,7 @@ def test_the_hub_image_installs_binders_pins_and_netlab_as_a_wheel():
     assert re.search(rf"^FROM quay\.io/jupyter/minimal-notebook:{python}$", text, re.M), \
         "the hub image's Python is Binder's (binder/runtime.txt)"
     assert "COPY --chown=${NB_UID}:${NB_GID} binder/requirements.txt /tmp/netlab/requirements.txt" in text
-    extra = _dockerfile_installs()
+    extra = hub_image_extras()
     assert extra and all(re.fullmatch(r"[A-Za-z0-9_.-]+==\d+(\.\d+)+", e) for e in extra), extra
     assert any(e.startswith("nbgitpuller==") for e in extra)
     assert "pip wheel --no-cache-dir --no-deps" in text and "pip install --no-cache-dir --no-deps" in text
@@ -61,7 +50,7 @@ def test_an_installed_wheel_gives_the_whole_course_without_a_checkout(tmp_path):
     python, env = fresh_venv(tmp_path)
     venv = pathlib.Path(python).parent.parent
     run([python, "-m", "pip", "install", "--no-cache-dir", "-q", "-r", str(src / "binder" / "requirements.txt"),
-         *_dockerfile_installs()], env=env)
+         *hub_image_extras()], env=env)
     dist = tmp_path / "dist"
     run([python, "-m", "pip", "wheel", "--no-cache-dir", "--no-deps", "-q", "-w", str(dist), str(src)], env=env)
     (wheel,) = dist.glob("k8s_netlab-*.whl")
