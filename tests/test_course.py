@@ -207,6 +207,9 @@ def test_python_m_netlab_course_copies_and_prints_how_jupyterlab_starts(tmp_path
     (tmp_path / "c" / "01-single-pod.ipynb").write_text("{}")
     assert main(["reset", "01", "--dir", str(tmp_path / "c")]) == 0
     assert "Your version is kept as 01-single-pod.my-copy.ipynb" in capsys.readouterr().out
+    assert main(["copy", "--dir", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"The course is in {tmp_path / 'c'}: 0 file(s) added") and "jupyterlab" not in out
 
 
 def test_python_m_netlab_course_refuses_bad_input_with_status_2(tmp_path, capsys):

@@ -3,6 +3,7 @@
 Usage::
 
     python -m netlab.course [--dir DIR] [--port N] [--no-browser]   copy the course to DIR, start JupyterLab there
+    python -m netlab.course copy [--dir DIR]                        copy only (on a hub, where JupyterLab runs already)
     python -m netlab.course reset NOTEBOOK [--dir DIR]              one notebook back as shipped (yours kept beside it)
     python -m netlab.course check [--notebook NN]                   what this environment lacks for the course
     python -m netlab.course link HUB [--repository URL] [--branch B]   the nbgitpuller link for a JupyterHub
@@ -27,7 +28,7 @@ from typing import Sequence
 
 from ..errors import NetlabError
 
-_COMMANDS = ("open", "reset", "check", "link")
+_COMMANDS = ("open", "copy", "reset", "check", "link")
 
 
 def parser(prog: str = "python -m netlab.course") -> argparse.ArgumentParser:
@@ -40,6 +41,10 @@ def parser(prog: str = "python -m netlab.course") -> argparse.ArgumentParser:
     start.add_argument("--port", type=int, help="JupyterLab's port")
     start.add_argument("--no-browser", action="store_true", help="do not open a browser")
     start.add_argument("--dry-run", action="store_true", help="copy the course, print the command, do not start it")
+    copy = sub.add_parser("copy", help="copy the course to a folder, nothing else (on a hub, where JupyterLab "
+                          "already runs)")
+    copy.add_argument("--dir", default="netlab-course", help="the folder (default ./netlab-course); a notebook "
+                      "you changed there is never overwritten")
     reset = sub.add_parser("reset", help="one notebook back as shipped; your version is kept beside it")
     reset.add_argument("notebook", help="its number (01) or name (01-single-pod)")
     reset.add_argument("--dir", default="netlab-course", help="the course folder (default ./netlab-course)")
@@ -82,6 +87,13 @@ def _open(args: argparse.Namespace) -> int:
         return 0
 
 
+def _copy(args: argparse.Namespace) -> int:
+    from . import copy_to
+
+    print(copy_to(args.dir))
+    return 0
+
+
 def _reset(args: argparse.Namespace) -> int:
     from . import reset
 
@@ -115,7 +127,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m netlab.course
     except SystemExit as done:  # --help, or a usage error (argparse printed it)
         return int(done.code or 0) if done.code in (0, None) else 2
     try:
-        return {"open": _open, "reset": _reset, "check": _check, "link": _link}[args.command](args)
+        return {"open": _open, "copy": _copy, "reset": _reset, "check": _check, "link": _link}[args.command](args)
     except NetlabError as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 2

@@ -155,9 +155,15 @@ def _widget_front_end() -> Finding:
                    "in the environment that runs JupyterLab, then restart it")
 
 
+# The kernel's peak resident memory in MB: Linux's VmHWM (this process image's own high-water mark;
+# ru_maxrss would also count the process the kernel was forked from), else ru_maxrss (KB; bytes on macOS).
 _PEAK = ("import resource, sys\n"
-         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-         "print(peak // (1 << 20) if sys.platform == 'darwin' else peak // 1024)")
+         "try:\n"
+         "    peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) // 1024\n"
+         "except (OSError, StopIteration):\n"
+         "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+         "    peak = peak // (1 << 20) if sys.platform == 'darwin' else peak // 1024\n"
+         "print(peak)")
 
 
 def run_notebook(name: str, kernel: str = "python3", timeout: int = 600) -> dict:
