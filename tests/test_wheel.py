@@ -12,11 +12,16 @@ It needs PyPI, as a hub's image build does, and takes about a minute and a half;
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import re
 import shutil
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 import zipfile
 
 import pytest
@@ -77,6 +82,29 @@ def test_an_installed_wheel_gives_the_whole_course_without_a_checkout(tmp_path):
     assert f"cd {course} && {python} -m jupyterlab --no-browser 00-start-here.ipynb" in opened.stdout
     link = run([str(venv / "bin" / "k8s-netlab"), "course", "link", "https://hub.example.edu"], cwd=work, env=env)
     assert link.stdout.startswith("https://hub.example.edu/hub/user-redirect/git-pull?repo=")
+
+    # And for real: the same command starts JupyterLab, whose root is the course folder.
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    server = subprocess.Popen([python, "-m", "netlab.course", "--dir", "course", "--no-browser", f"--port={port}",
+                               "--ServerApp.token=t", "--ServerApp.ip=127.0.0.1",
+                               *(["--allow-root"] if os.geteuid() == 0 else [])],
+                              cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        listing, deadline = None, time.monotonic() + 120
+        while listing is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token=t", timeout=5) as answer:
+                    listing = json.load(answer)
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        said = server.communicate(timeout=60)[0]
+    assert listing is not None, f"JupyterLab did not answer:\n{said[-3000:]}"
+    assert {"00-start-here.ipynb", "09-your-own-cluster.ipynb", "data"} <= {i["name"] for i in listing["content"]}
+    assert "0 file(s) added" in said  # the second copy found everything in place
 
     report = run_notebooks(python, course, env)
     assert report["python"] == str(venv) and sorted(report["seconds"]) == notebooks

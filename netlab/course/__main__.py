@@ -3,6 +3,7 @@
 Usage::
 
     python -m netlab.course [--dir DIR] [--port N] [--no-browser]   copy the course to DIR, start JupyterLab there
+                                                                    (other --options go to JupyterLab)
     python -m netlab.course copy [--dir DIR]                        copy only (on a hub, where JupyterLab runs already)
     python -m netlab.course reset NOTEBOOK [--dir DIR]              one notebook back as shipped (yours kept beside it)
     python -m netlab.course check [--notebook NN]                   what this environment lacks for the course
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import subprocess
 import sys
 from typing import Sequence
@@ -70,7 +72,7 @@ def _open(args: argparse.Namespace) -> int:
         command.append(f"--port={args.port}")
     if args.no_browser:
         command.append("--no-browser")
-    command.append(notebooks()[0])
+    command += [*args.jupyterlab, notebooks()[0]]
     shown = f"cd {shlex.quote(str(copied.folder))} && {shlex.join(command)}"
     if args.dry_run:
         print(shown)
@@ -80,11 +82,16 @@ def _open(args: argparse.Namespace) -> int:
     except ImportError:
         raise NetlabError("JupyterLab is not installed: install it with `python -m pip install 'k8s-netlab[lab]'` "
                           "and run the command again") from None
-    print(f"Starting JupyterLab: {shown}  (Ctrl-C twice stops it; your notebooks stay in {copied.folder})")
+    print(f"Starting JupyterLab: {shown}  (Ctrl-C stops it; your notebooks stay in {copied.folder})")
+    server = subprocess.Popen(command, cwd=copied.folder)
+    # Stopping this command stops JupyterLab: Ctrl-C reaches both and ends JupyterLab without its
+    # confirmation prompt, and a SIGTERM (a service manager, a test) is passed on instead of leaving JupyterLab running alone.
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
     try:
-        return subprocess.call(command, cwd=copied.folder)
+        return server.wait()
     except KeyboardInterrupt:
-        return 0
+        server.terminate()
+        return server.wait()
 
 
 def _copy(args: argparse.Namespace) -> int:
@@ -122,8 +129,14 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m netlab.course
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "open")  # `python -m netlab.course --dir X` opens the course
+    top = parser(prog)
     try:
-        args = parser(prog).parse_args(argv)
+        args, extra = top.parse_known_args(argv)
+        if extra and args.command != "open":
+            top.error(f"unrecognized arguments: {' '.join(extra)}")
+        if any(not e.startswith("--") for e in extra):
+            top.error(f"unrecognized arguments: {' '.join(extra)} (JupyterLab's own options start with --)")
+        args.jupyterlab = extra  # `open` hands options it does not know to JupyterLab, e.g. --ServerApp.token=...
     except SystemExit as done:  # --help, or a usage error (argparse printed it)
         return int(done.code or 0) if done.code in (0, None) else 2
     try:
