@@ -85,7 +85,8 @@ def _open(args: argparse.Namespace) -> int:
     print(f"Starting JupyterLab: {shown}  (Ctrl-C stops it; your notebooks stay in {copied.folder})")
     server = subprocess.Popen(command, cwd=copied.folder)
     # Stopping this command stops JupyterLab: Ctrl-C reaches both and ends JupyterLab without its
-    # confirmation prompt, and a SIGTERM (a service manager, a test) is passed on instead of leaving JupyterLab running alone.
+    # confirmation prompt, and a SIGTERM (a service manager, a test) is passed on instead of leaving
+    # JupyterLab running alone.
     signal.signal(signal.SIGTERM, lambda *_: server.terminate())
     try:
         return server.wait()
