@@ -143,7 +143,8 @@ def test_copy_to_never_overwrites_what_the_learner_changed(tmp_path):
     assert (folder / "03-multiple-nodes.ipynb").read_text() == '{"my": "work"}'
     assert (folder / "data" / "shop.yaml").read_text() == "my: manifest\n"
     assert not list(folder.glob("*.my-copy*"))
-    assert "Changed by you (kept as they are" in str(done) and "03-multiple-nodes.ipynb" in str(done)
+    assert "Changed by you, kept as they are" in str(done) and "03-multiple-nodes.ipynb" in str(done)
+    assert "python -m netlab.course reset NN in a terminal, nl.course.reset('NN') in a notebook" in str(done)
 
 
 def _pretend_older_version(folder, name, old):
@@ -220,3 +221,41 @@ def test_python_m_netlab_course_refuses_bad_input_with_status_2(tmp_path, capsys
     assert main(["link", "hub.example.edu"]) == 2
     assert "give the hub's address as you open it in a browser" in capsys.readouterr().err
     assert main(["open", "--port", "eighty"]) == 2
+
+
+def test_run_again_from_inside_the_course_it_uses_that_folder_and_nests_nothing(tmp_path, monkeypatch, capsys):
+    from netlab.course.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["copy"]) == 0
+    course_dir = tmp_path / "netlab-course"
+    assert (course_dir / course.RECORD).is_file()
+    monkeypatch.chdir(course_dir)  # where the printed command takes the learner
+    (course_dir / "01-single-pod.ipynb").write_text("{}")
+    capsys.readouterr()
+    assert main(["--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith(f"The course is in {course_dir}: 0 file(s) added")
+    assert not (course_dir / "netlab-course").exists()
+    assert main(["reset", "01"]) == 0  # the notebook is here: no --dir needed
+    assert (course_dir / "01-single-pod.my-copy.ipynb").read_text() == "{}"
+    monkeypatch.chdir(tmp_path)  # and from the folder above, reset finds netlab-course/
+    (course_dir / "02-multiple-pods.ipynb").write_text("{}")
+    assert main(["reset", "02"]) == 0
+    assert (course_dir / "02-multiple-pods.my-copy.ipynb").exists()
+
+
+def test_open_as_root_says_how_instead_of_jupyterlabs_refusal(tmp_path, monkeypatch, capsys):
+    from netlab.course import __main__ as cli
+
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0, raising=False)
+    monkeypatch.setattr(cli.os, "name", "posix")
+    real = cli.subprocess.Popen
+
+    def popen(command, *args, **kwargs):  # git (the shipped notebooks, in a checkout) may run; JupyterLab must not
+        assert "jupyterlab" not in command, "JupyterLab must not start"
+        return real(command, *args, **kwargs)
+
+    monkeypatch.setattr(cli.subprocess, "Popen", popen)
+    assert cli.main(["--dir", str(tmp_path / "c"), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "you are root, and JupyterLab refuses to run as root" in err and "--allow-root" in err

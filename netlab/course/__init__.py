@@ -114,7 +114,7 @@ def _name(notebook: str) -> str:
     if len(matches) != 1:
         raise NotFoundError(
             f"there is no course notebook {notebook!r}: give its number or its name, one of "
-            f"{', '.join(repr(n.split('-', 1)[0]) for n in names)} (for example reset('01'))."
+            f"{', '.join(repr(n.split('-', 1)[0]) for n in names)} (for example 01)."
             f"{did_you_mean(wanted, [n[: -len(_SUFFIX)] for n in names])}")
     return matches[0]
 
@@ -185,12 +185,15 @@ def _folder(folder: str | pathlib.Path | None, name: str) -> pathlib.Path:
         path = pathlib.Path(folder)
         if not path.is_dir():
             raise NotFoundError(f"there is no folder {str(path)!r} to restore {name} into; give the folder "
-                                "that holds your notebooks (for example folder='notebooks')")
+                                "that holds your notebooks (in a notebook: folder='netlab-course'; in a terminal: --dir netlab-course)")
         return path
     here = pathlib.Path.cwd()
-    # A notebook's kernel runs in the notebook's folder; from the repository root, look in notebooks/.
-    if not (here / name).exists() and (here / "notebooks" / name).exists():
-        return here / "notebooks"
+    # A notebook's kernel runs in the notebook's folder; from the repository root, look in notebooks/;
+    # from the folder above a course copied out by copy_to, in netlab-course/.
+    if not (here / name).exists():
+        for below in ("notebooks", DEFAULT_FOLDER):
+            if (here / below / name).exists():
+                return here / below
     return here
 
 
@@ -206,6 +209,18 @@ def _free(path: pathlib.Path) -> pathlib.Path:
 
 #: The file, in a course folder, that records what :func:`copy_to` wrote there (JupyterLab hides it).
 RECORD = ".netlab-course.json"
+
+#: Where :func:`copy_to` and ``python -m netlab.course`` put the course unless told otherwise.
+DEFAULT_FOLDER = "netlab-course"
+
+
+def course_folder(folder: str | pathlib.Path | None = None) -> pathlib.Path:
+    """``folder`` if given; else the current folder if it is a copied-out course (it holds the record), else
+    ``netlab-course`` below it. So the command run again from inside the course does not nest a second copy."""
+    if folder is not None:
+        return pathlib.Path(folder)
+    here = pathlib.Path.cwd()
+    return here if (here / RECORD).is_file() else here / DEFAULT_FOLDER
 
 
 def _digest(data: bytes) -> str:
@@ -257,8 +272,9 @@ class Copied:
                  f"{len(self.unchanged)} already as shipped, {len(self.yours)} changed by you and left as they are, "
                  f"{len(self.kept)} changed by you and kept beside the shipped version."]
         if self.yours:
-            lines.append("Changed by you (kept as they are; nl.course.reset('NN') gives the shipped one back, "
-                         "keeping yours beside it): " + ", ".join(self.yours))
+            lines.append("Changed by you, kept as they are (to get the shipped one back, keeping yours beside it: "
+                         "python -m netlab.course reset NN in a terminal, nl.course.reset('NN') in a notebook): "
+                         + ", ".join(self.yours))
         for name, kept in self.kept:
             lines.append(f"{name}: differs from what this netlab ships; yours is kept as {kept}, the shipped one "
                          "is in its place")
@@ -273,7 +289,7 @@ def _course_files() -> list[tuple[str, bytes]]:
             + [(f"data/{name}", shipped_data(name)) for name in data_files()])
 
 
-def copy_to(folder: str | pathlib.Path = "netlab-course") -> Copied:
+def copy_to(folder: str | pathlib.Path | None = None) -> Copied:
     """Copy the course (every notebook and the ``data/`` files they read) into ``folder``, keeping the learner's work.
 
     Safe to run again, for example after upgrading netlab: a file the learner never changed is
@@ -292,7 +308,7 @@ def copy_to(folder: str | pathlib.Path = "netlab-course") -> Copied:
     >>> again.yours, again.added
     (('03-multiple-nodes.ipynb',), ())
     """
-    root = pathlib.Path(folder)
+    root = course_folder(folder)
     if root.exists() and not root.is_dir():
         raise NotFoundError(f"{str(root)!r} is a file, not a folder: give a folder for the course "
                             "(for example --dir netlab-course)")
@@ -351,3 +367,6 @@ def reset(notebook: str, folder: str | pathlib.Path | None = None) -> Reset:
     if record:  # a folder made by copy_to: it now holds this notebook as shipped
         _write_record(target.parent, {**record, name: _digest(original)})
     return Reset(target, kept, changed=True)
+
+
+from . import hub  # noqa: E402  (nl.course.hub.pull_link, nl.course.hub.check: the course beyond one Binder)

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import subprocess
@@ -31,25 +32,28 @@ from typing import Sequence
 from ..errors import NetlabError
 
 _COMMANDS = ("open", "copy", "reset", "check", "link")
+_DIR = ("the course folder (default: the current folder if the course was copied there, else ./netlab-course); "
+        "a notebook you changed there is never overwritten")
 
 
 def parser(prog: str = "python -m netlab.course") -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog=prog, description="The netlab course: copy it out and open it, give a "
-                                  "notebook back as shipped, check an environment, build a JupyterHub link.")
+                                  "notebook back as shipped, check an environment, build a JupyterHub link.",
+                                  epilog=f"With no COMMAND: open. `{prog} open --help` lists its options "
+                                         "(--dir, --port, --no-browser, --dry-run).")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
     start = sub.add_parser("open", help="copy the course to a folder and start JupyterLab there (the default)")
-    start.add_argument("--dir", default="netlab-course", help="the folder (default ./netlab-course); a notebook "
-                       "you changed there is never overwritten")
+    start.add_argument("--dir", help=_DIR)
     start.add_argument("--port", type=int, help="JupyterLab's port")
     start.add_argument("--no-browser", action="store_true", help="do not open a browser")
     start.add_argument("--dry-run", action="store_true", help="copy the course, print the command, do not start it")
     copy = sub.add_parser("copy", help="copy the course to a folder, nothing else (on a hub, where JupyterLab "
                           "already runs)")
-    copy.add_argument("--dir", default="netlab-course", help="the folder (default ./netlab-course); a notebook "
-                      "you changed there is never overwritten")
+    copy.add_argument("--dir", help=_DIR)
     reset = sub.add_parser("reset", help="one notebook back as shipped; your version is kept beside it")
     reset.add_argument("notebook", help="its number (01) or name (01-single-pod)")
-    reset.add_argument("--dir", default="netlab-course", help="the course folder (default ./netlab-course)")
+    reset.add_argument("--dir", help="the course folder (default: the current folder if it holds the notebook, "
+                       "else ./netlab-course)")
     check = sub.add_parser("check", help="what this environment lacks for the course (run it in a hub image)")
     check.add_argument("--notebook", default="01", help="the notebook to execute (default 01)")
     check.add_argument("--kernel", default="python3", help="the kernel to execute it in (default python3)")
@@ -77,6 +81,10 @@ def _open(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(shown)
         return 0
+    if os.name == "posix" and os.geteuid() == 0 and "--allow-root" not in args.jupyterlab:
+        raise NetlabError("you are root, and JupyterLab refuses to run as root: run the command as an ordinary "
+                          "user, or add --allow-root (in a container, for example): "
+                          f"python -m netlab.course --dir {shlex.quote(str(copied.folder))} --allow-root")
     try:
         import jupyterlab  # noqa: F401
     except ImportError:

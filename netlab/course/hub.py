@@ -269,6 +269,7 @@ def check(notebook: str = "01", kernel: str = "python3") -> CheckReport:
                                       f"{ran['peak_mb']} MB)"))
     limit = _memory_limit()
     findings.append(Finding("info", f"memory limit of this environment: {limit / 2**30:.1f} GiB" if limit else
-                            "memory limit of this environment: none set (docs/teaching.md gives what a student uses)"))
+                            "memory limit of this environment: none set (what a student uses: "
+                            f"{REPOSITORY}/blob/main/docs/teaching.md#planning-numbers)"))
     return CheckReport(tuple(findings))
 
