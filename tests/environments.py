@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -24,11 +25,12 @@ DOCKERFILE = ROOT / "docs" / "hub" / "Dockerfile"
 
 
 def hub_image_extras() -> list[str]:
-    """What the hub image's Dockerfile installs beside ``-r requirements.txt`` (exact pins, such as nbgitpuller's)."""
+    """What the hub image's Dockerfile installs beside ``-r requirements.txt`` (exact pins, its ARG defaults filled in)."""
     text = DOCKERFILE.read_text().replace("\\\n", " ")
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.M))
     line = next(x for x in text.splitlines() if x.startswith("RUN") and "-r /tmp/netlab/requirements.txt" in x)
     words = line.split("-r /tmp/netlab/requirements.txt", 1)[1].split("&&", 1)[0].split()
-    return [w for w in words if not w.startswith("-")]
+    return [re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], w) for w in words if not w.startswith("-")]
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:

@@ -295,6 +295,20 @@ def browser(lab):
             context.close()
             chromium.close()
     _print_times(time.monotonic() - started)
+    _print_server_memory(lab)
+
+
+def _print_server_memory(lab) -> None:
+    """The JupyterLab server's resident memory now and at its peak, after a browser ran every notebook through it
+    (docs/teaching.md's planning numbers: what a hub's per-student limit must hold beside the kernels)."""
+    try:
+        status = Path(f"/proc/{lab.proc.pid}/status").read_text()
+    except (OSError, AttributeError):
+        return
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    mb = {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM") if k in fields}
+    print(f"\nJupyterLab server after the browser ran the notebooks: {mb.get('VmRSS', 0):.0f} MB resident, "
+          f"peak {mb.get('VmHWM', 0):.0f} MB")
 
 
 def _print_times(browser_s: float) -> None:

@@ -218,9 +218,11 @@ def test_python_m_netlab_course_refuses_bad_input_with_status_2(tmp_path, capsys
 
     assert main(["reset", "1x", "--dir", str(tmp_path)]) == 2
     assert "there is no course notebook '1x'" in capsys.readouterr().err
-    assert main(["link", "hub.example.edu"]) == 2
+    assert main(["link", "hub.example.edu", "--branch", "spring"]) == 2
     assert "give the hub's address as you open it in a browser" in capsys.readouterr().err
     assert main(["open", "--port", "eighty"]) == 2
+    assert main(["link", "https://hub.example.edu"]) == 2  # a branch must be chosen
+    assert "the following arguments are required: --branch" in capsys.readouterr().err
 
 
 def test_run_again_from_inside_the_course_it_uses_that_folder_and_nests_nothing(tmp_path, monkeypatch, capsys):

@@ -26,9 +26,9 @@ def _query(link: str) -> dict[str, str]:
 
 
 def test_the_link_opens_notebook_00_of_the_course_in_the_students_home():
-    link = hub.pull_link("https://hub.example.edu")
+    link = hub.pull_link("https://hub.example.edu", "spring-2027")
     assert link.startswith("https://hub.example.edu/hub/user-redirect/git-pull?")
-    assert _query(link) == {"repo": "https://github.com/k8s-netlab/netlab", "branch": "main",
+    assert _query(link) == {"repo": "https://github.com/k8s-netlab/netlab", "branch": "spring-2027",
                             "urlpath": "lab/tree/netlab/notebooks/00-start-here.ipynb"}
 
 
@@ -44,12 +44,12 @@ def test_the_default_repository_is_the_one_pyproject_names():
     ({"hub": "https://h.edu", "repository": "https://git.example.edu/course/netlab.git"},
      ("https://h.edu/hub/user-redirect/git-pull", {"targetpath": "netlab",
                                                    "urlpath": "lab/tree/netlab/notebooks/00-start-here.ipynb"})),
-    ({"hub": "https://h.edu", "folder": "k8s", "notebook": "07-services"},
+    ({"hub": "https://h.edu", "folder": "k8s", "notebook": "07"},
      ("https://h.edu/hub/user-redirect/git-pull", {"targetpath": "k8s",
                                                    "urlpath": "lab/tree/k8s/notebooks/07-services.ipynb"})),
 ])
 def test_the_link_for_a_hub_under_a_path_a_fork_and_another_folder(kwargs, expected):
-    link = hub.pull_link(**kwargs)
+    link = hub.pull_link(**{"branch": "spring", **kwargs})
     base, fields = expected
     assert link.split("?")[0] == base
     assert fields.items() <= _query(link).items()
@@ -62,10 +62,17 @@ def test_the_link_for_a_hub_under_a_path_a_fork_and_another_folder(kwargs, expec
     ({"hub": "https://h.edu", "repository": "github.com/k8s-netlab/netlab"}, "give the address git clones"),
     ({"hub": "https://h.edu", "branch": "--upload-pack=x"}, "give a branch name"),
     ({"hub": "https://h.edu", "folder": "../etc"}, "give one folder name"),
+    ({"hub": "https://h.edu", "branch": "v0.1.0"}, "looks like a tag: .* git branch spring-2027 v0.1.0"),
+    ({"hub": "https://h.edu", "branch": "1.2"}, "looks like a tag"),
 ])
 def test_a_wrong_link_argument_is_refused_with_the_fix(kwargs, message):
     with pytest.raises(nl.ConfigError, match=message):
-        hub.pull_link(**kwargs)
+        hub.pull_link(**{"branch": "spring", **kwargs})
+
+
+def test_the_link_names_a_notebook_the_course_has():
+    with pytest.raises(nl.NotFoundError, match="there is no course notebook '42'"):
+        hub.pull_link("https://h.edu", "spring", notebook="42")
 
 
 # ------------------------------------------------------------------ what a second click does to a student's work
@@ -90,6 +97,7 @@ def course_repo(tmp_path, monkeypatch):
     (upstream / "notebooks" / "01.ipynb").write_text(_notebook("intro", "exercise", "a", "b", "c", "d", "e", "end"))
     (upstream / "notebooks" / "02.ipynb").write_text(_notebook("two"))
     (upstream / "notebooks" / "03.ipynb").write_text(_notebook("three"))
+    (upstream / "notebooks" / "05.ipynb").write_text(_notebook("five"))
     _git(upstream, "add", "-A")
     _git(upstream, "commit", "-q", "-m", "course")
     return upstream
@@ -112,6 +120,7 @@ def test_nbgitpuller_keeps_the_students_work_and_brings_the_instructors_changes(
     (mine / "01.ipynb").write_text(_notebook("intro", "my answer", "a", "b", "c", "d", "e", "end"))
     (mine / "02.ipynb").unlink()
     (mine / "04.ipynb").write_text(_notebook("my own notes"))
+    (mine / "05.ipynb").write_text(_notebook("five, with my answer"))
     # The instructor changes the same cell of 01 and another one, changes 03 and adds a notebook 04.
     up = course_repo / "notebooks"
     (up / "01.ipynb").write_text(_notebook("intro", "exercise (fixed)", "a", "b", "c", "d", "e", "end, updated"))
@@ -127,6 +136,7 @@ def test_nbgitpuller_keeps_the_students_work_and_brings_the_instructors_changes(
     assert (mine / "02.ipynb").read_text() == _notebook("two")            # deleted by the student: back
     assert (mine / "03.ipynb").read_text() == _notebook("three, updated")  # untouched by the student: updated
     assert (mine / "04.ipynb").read_text() == _notebook("four")           # the instructor's new notebook
+    assert (mine / "05.ipynb").read_text() == _notebook("five, with my answer")  # changed only by the student
     renamed = [p for p in mine.glob("04__*.ipynb")]
     assert len(renamed) == 1 and renamed[0].read_text() == _notebook("my own notes")  # the student's, renamed
 
@@ -171,3 +181,31 @@ def test_check_reports_a_kernel_that_cannot_import_netlab():
 def test_the_widget_pin_in_the_fix_is_binders():
     pins = (ROOT / "binder" / "requirements.txt").read_text()
     assert "jupyterlab_widgets==3.0.17" in pins
+
+
+def test_reset_in_a_pulled_clone_takes_the_notebook_from_the_instructors_branch(tmp_path, monkeypatch):
+    # A hub's students have the course as a clone of the instructor's branch: the notebook to go back to
+    # is the branch's (with the instructor's fixes), not the older copy inside the installed package.
+    for key in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{key}_NAME", "instructor")
+        monkeypatch.setenv(f"GIT_{key}_EMAIL", "instructor@example.edu")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    upstream = tmp_path / "upstream"
+    (upstream / "notebooks").mkdir(parents=True)
+    _git(upstream, "init", "-q", "-b", "spring")
+    (upstream / "notebooks" / "07-services.ipynb").write_text(_notebook("services, as the branch has it"))
+    _git(upstream, "add", "-A")
+    _git(upstream, "commit", "-q", "-m", "course")
+    home = tmp_path / "home"
+    home.mkdir()
+    gitpuller = pytest.importorskip("nbgitpuller.pull")
+    for _line in gitpuller.GitPuller(f"file://{upstream}", str(home / "netlab"), branch="spring").pull():
+        pass
+    mine = home / "netlab" / "notebooks" / "07-services.ipynb"
+    mine.write_text(_notebook("broken"))
+    done = nl.course.reset("07", folder=mine.parent)
+    assert mine.read_text() == _notebook("services, as the branch has it")
+    assert done.kept.read_text() == _notebook("broken")
+    assert str(done).startswith("Restored 07-services.ipynb as in the course's branch origin/spring (")
+    assert str(nl.course.reset("07", folder=mine.parent)) == (
+        "07-services.ipynb is already as in the course's branch origin/spring: nothing to do.")

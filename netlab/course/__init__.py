@@ -161,23 +161,48 @@ def shipped_data(name: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Reset:
-    """What :func:`reset` did: the notebook it restored and where the learner's version went."""
+    """What :func:`reset` did: the notebook it restored, from where, and where the learner's version went."""
 
     restored: pathlib.Path
     kept: pathlib.Path | None
     changed: bool
+    source: str = "as shipped"
 
     def __str__(self) -> str:
         name = self.restored.name
         if not self.changed:
-            return f"{name} is already as shipped: nothing to do."
-        told = f"Restored {name} as shipped ({self.restored.parent})."
+            return f"{name} is already {self.source}: nothing to do."
+        told = f"Restored {name} {self.source} ({self.restored.parent})."
         if self.kept is not None:
             told += f" Your version is kept as {self.kept.name}."
         return (told + f" If {name} is open in a tab, close it without saving and open it again "
                 "(or choose File > Reload Notebook from Disk).")
 
     __repr__ = __str__
+
+
+def _from_branch(folder: pathlib.Path, name: str) -> tuple[bytes, str] | None:
+    """The notebook as the course's git branch has it, when ``folder`` is in a clone of the course.
+
+    On a JupyterHub, nbgitpuller's link clones the instructor's branch into the student's home: the
+    notebook to go back to is the branch's (as last pulled, ``@{upstream}``), which may be newer than
+    the copy inside the installed package. A checkout of netlab itself keeps the ``HEAD`` rule.
+    """
+    def git(*args: str) -> bytes | None:
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top is None or pathlib.Path(top.decode().strip()).resolve() == _checkout().resolve():
+        return None
+    upstream = git("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
+    data = git("show", f"@{{upstream}}:./{name}") if upstream else None
+    if upstream is None or data is None:
+        return None
+    return data, f"as in the course's branch {upstream.decode().strip()}"
 
 
 def _folder(folder: str | pathlib.Path | None, name: str) -> pathlib.Path:
@@ -345,6 +370,9 @@ def copy_to(folder: str | pathlib.Path | None = None) -> Copied:
 def reset(notebook: str, folder: str | pathlib.Path | None = None) -> Reset:
     """Put ``notebook`` back as shipped, keeping the learner's version beside it.
 
+    In a clone of the course's git branch (what a JupyterHub's nbgitpuller link makes in each
+    student's home), "as shipped" is as the branch has it, which carries the instructor's fixes.
+
     Args:
         notebook: its number (``"01"``) or name (``"01-single-pod"``).
         folder: where the learner's notebooks are; by default the current folder (a notebook's
@@ -354,19 +382,20 @@ def reset(notebook: str, folder: str | pathlib.Path | None = None) -> Reset:
         A :class:`Reset` that says what was restored and kept; nothing is ever deleted.
     """
     name = _name(notebook)
-    original = shipped(name)
-    target = _folder(folder, name) / name
+    where = _folder(folder, name)
+    original, source = _from_branch(where, name) or (shipped(name), "as shipped")
+    target = where / name
     kept = None
     if target.exists():
         if target.read_bytes() == original:
-            return Reset(target, None, changed=False)
+            return Reset(target, None, changed=False, source=source)
         kept = _free(target)
         shutil.copy2(target, kept)
     target.write_bytes(original)
     record = _read_record(target.parent)
     if record:  # a folder made by copy_to: it now holds this notebook as shipped
         _write_record(target.parent, {**record, name: _digest(original)})
-    return Reset(target, kept, changed=True)
+    return Reset(target, kept, changed=True, source=source)
 
 
 from . import hub  # noqa: E402  (nl.course.hub.pull_link, nl.course.hub.check: the course beyond one Binder)

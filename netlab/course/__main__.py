@@ -7,7 +7,7 @@ Usage::
     python -m netlab.course copy [--dir DIR]                        copy only (on a hub, where JupyterLab runs already)
     python -m netlab.course reset NOTEBOOK [--dir DIR]              one notebook back as shipped (yours kept beside it)
     python -m netlab.course check [--notebook NN]                   what this environment lacks for the course
-    python -m netlab.course link HUB [--repository URL] [--branch B]   the nbgitpuller link for a JupyterHub
+    python -m netlab.course link HUB --branch B [--repository URL]   the nbgitpuller link for a JupyterHub
 
 DIR is ``netlab-course`` in the current folder unless given. Copying never overwrites a file the
 learner changed (``netlab.course.copy_to`` says how). Exit status: 0 done, 1 the check found
@@ -60,8 +60,9 @@ def parser(prog: str = "python -m netlab.course") -> argparse.ArgumentParser:
     link = sub.add_parser("link", help="the nbgitpuller link that pulls the course into each student's home on a hub")
     link.add_argument("hub", help="the hub's address, such as https://hub.example.edu")
     link.add_argument("--repository", help="the git repository (default: netlab's)")
-    link.add_argument("--branch", default="main", help="the branch to pull (default main; a branch, not a tag)")
-    link.add_argument("--notebook", default="00-start-here.ipynb", help="the notebook to open (default 00)")
+    link.add_argument("--branch", required=True, help="the branch to pull, one you control, such as spring-2027 "
+                      "(a branch, not a tag: a later click cannot pull a tag)")
+    link.add_argument("--notebook", default="00", help="the notebook to open: its number or name (default 00)")
     link.add_argument("--folder", help="the folder in each student's home (default: the repository's name)")
     return top
 
@@ -128,8 +129,8 @@ def _check(args: argparse.Namespace) -> int:
 def _link(args: argparse.Namespace) -> int:
     from .hub import REPOSITORY, pull_link
 
-    print(pull_link(args.hub, repository=args.repository or REPOSITORY, branch=args.branch,
-                    notebook=args.notebook, folder=args.folder))
+    print(pull_link(args.hub, args.branch, repository=args.repository or REPOSITORY, notebook=args.notebook,
+                    folder=args.folder))
     return 0
 
 

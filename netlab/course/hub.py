@@ -7,8 +7,8 @@ rules). :func:`check` is what an instructor runs in a hub's user image, or on a 
 class: it imports what the course needs, looks for the widgets' front end, executes one notebook in
 a real kernel and prints what is missing and how to add it.
 
->>> print(pull_link("https://hub.example.edu"))  # doctest: +NORMALIZE_WHITESPACE
-https://hub.example.edu/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgithub.com%2Fk8s-netlab%2Fnetlab&branch=main&urlpath=lab%2Ftree%2Fnetlab%2Fnotebooks%2F00-start-here.ipynb
+>>> print(pull_link("https://hub.example.edu", "spring-2027"))  # doctest: +NORMALIZE_WHITESPACE
+https://hub.example.edu/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgithub.com%2Fk8s-netlab%2Fnetlab&branch=spring-2027&urlpath=lab%2Ftree%2Fnetlab%2Fnotebooks%2F00-start-here.ipynb
 """
 
 from __future__ import annotations
@@ -29,25 +29,25 @@ from ..errors import ConfigError
 REPOSITORY = "https://github.com/k8s-netlab/netlab"
 
 _BRANCH = re.compile(r"[A-Za-z0-9._/-]+")
+_TAG = re.compile(r"v?\d+(\.\d+)+([.-]?(a|b|rc|post|dev)\d*)?")
 
 
-def pull_link(hub: str, repository: str = REPOSITORY, branch: str = "main",
-              notebook: str = "00-start-here.ipynb", folder: str | None = None) -> str:
+def pull_link(hub: str, branch: str, repository: str = REPOSITORY, notebook: str = "00",
+              folder: str | None = None) -> str:
     """The nbgitpuller link that puts the course in each student's home on ``hub`` and opens ``notebook``.
 
     Args:
         hub: the hub's address, such as ``https://hub.example.edu`` (a hub served under a path,
             such as ``https://example.edu/jupyter``, works too).
         repository: the git repository to pull (a fork, for a class with its own changes).
-        branch: the branch to pull. A branch, not a tag: nbgitpuller merges the branch's new
-            commits on every later click, and a tag never moves.
-        notebook: the notebook (in ``notebooks/``) that opens after the pull.
+        branch: the branch to pull, one you control (such as ``spring-2027``, made from the tag you
+            teach). A branch, not a tag: nbgitpuller clones a tag, but every later click fails.
+        notebook: the notebook (in ``notebooks/``) that opens after the pull: its number or name.
         folder: the folder in the student's home; by default the repository's name (``netlab``).
 
     The hub needs nbgitpuller in its user image (``docs/teaching.md``, "Your own JupyterHub").
 
-    >>> link = pull_link("https://hub.example.edu/", branch="spring-2027", notebook="01-single-pod.ipynb",
-    ...                  folder="k8s-course")
+    >>> link = pull_link("https://hub.example.edu/", "spring-2027", notebook="01", folder="k8s-course")
     >>> urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)["urlpath"]
     ['lab/tree/k8s-course/notebooks/01-single-pod.ipynb']
     """
@@ -64,9 +64,15 @@ def pull_link(hub: str, repository: str = REPOSITORY, branch: str = "main",
     repo = str(repository).strip().rstrip("/")
     if not re.match(r"(https?|git|ssh)://|git@", repo):
         raise ConfigError(f"repository {repository!r}: give the address git clones, such as {REPOSITORY}")
-    if not _BRANCH.fullmatch(branch) or branch.startswith(("-", "/")) or ".." in branch:
-        raise ConfigError(f"branch {branch!r}: give a branch name, such as main")
-    name = notebook if notebook.endswith(".ipynb") else f"{notebook}.ipynb"
+    if not _BRANCH.fullmatch(str(branch)) or branch.startswith(("-", "/")) or ".." in branch:
+        raise ConfigError(f"branch {branch!r}: give a branch name, such as spring-2027")
+    if _TAG.fullmatch(branch):
+        raise ConfigError(f"branch {branch!r} looks like a tag: nbgitpuller clones a tag on the first click, but "
+                          "every later click fails (a tag has no new commits to merge). Make a branch from it and "
+                          f"give that: git branch spring-2027 {branch} && git push origin spring-2027")
+    from . import _name
+
+    name = _name(notebook)
     target = folder or repo.removesuffix(".git").rsplit("/", 1)[-1]
     if not target or "/" in target or target in (".", ".."):
         raise ConfigError(f"folder {folder!r}: give one folder name in the student's home, such as netlab")
@@ -231,7 +237,7 @@ def check(notebook: str = "01", kernel: str = "python3") -> CheckReport:
 
     Run it in a hub's user image (``python -m netlab.course check``) or on a laptop before class.
     """
-    from . import _name, _packaged, data_files, notebooks, version
+    from . import _checkout, _name, _packaged, data_files, notebooks, version
 
     findings = []
     python_ok = sys.version_info >= (3, 10)
@@ -239,7 +245,9 @@ def check(notebook: str = "01", kernel: str = "python3") -> CheckReport:
                             f"Python {sys.version.split()[0]} (the course needs 3.10 or newer)",
                             "" if python_ok else "use an image or environment with Python 3.10 or newer "
                                                  "(binder/runtime.txt names the one the course is tested on)"))
-    where = "inside the package" if _packaged() is not None else "from the git checkout (an editable install)"
+    where = ("inside the package" if _packaged() is not None else
+             f"from the source folder {_checkout()} (an editable install, or a clone in the current folder: to "
+             "check the installed package, run the check from another folder, such as your home)")
     findings.append(Finding("ok", f"netlab {version()}: {len(notebooks())} notebooks and "
                                   f"{len(data_files())} data files, {where}"))
     for name in [*_requirements(None), *_requirements("lab"), "jupyterlab_widgets", "nbclient"]:
