@@ -216,3 +216,21 @@ def test_a_plugin_switch_keeps_each_pods_age_and_a_round_trip_gives_the_same_clu
     assert ages(switched) == ages(c)
     assert switched.with_plugin("kubenet") == c
     assert c.with_plugin("kubenet") == c
+
+
+def test_kubectl_get_prints_the_selector_and_the_pods_ip_only_with_o_wide():
+    # Real kubectl: `get svc` has no SELECTOR column and `get pods` no IP or NODE; `-o wide` adds them.
+    c = (nl.Cluster.aks("kubenet", nodes=1)
+         .add_pod("w", node=0, labels={"app": "w"}, containers=[nl.Container("n", ports=[80])])
+         .add_service("w", selector={"app": "w"}, ports=[80]))
+    assert c.run("kubectl get svc").splitlines()[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP",
+                                                                "PORT(S)", "AGE"]
+    for wide in ("kubectl get svc -o wide", "kubectl get services -owide", "kubectl get service --output=wide"):
+        assert c.run(wide).splitlines()[0].split()[-1] == "SELECTOR"
+        assert c.run(wide).splitlines()[-1].split()[-1] == "app=w"
+    assert c.run("kubectl get po") == "NAME   READY   STATUS    RESTARTS   AGE\nw      1/1     Running   0          1m"
+    assert c.run("kubectl get pods -A").splitlines()[0].split() == ["NAMESPACE", "NAME", "READY", "STATUS",
+                                                                    "RESTARTS", "AGE"]
+    assert c.run("kubectl get pods -o wide") == c.kubectl_get_pods()
+    assert "IP" in c.run("kubectl get pod --output wide").splitlines()[0].split()
+    assert c.run("kubectl get endpointslice") == c.kubectl_get_endpointslices()

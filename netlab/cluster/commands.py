@@ -50,9 +50,6 @@ _ALIASES = {
     "iptables -S -t nat": "iptables -t nat -S", "conntrack -L -n": "conntrack -L",
     "ipvsadm -L -n": "ipvsadm -Ln", "ss -ltnup": "ss -ltunp", "ss -tulpn": "ss -ltunp", "ss -lntup": "ss -ltunp",
     "ss -tunlp": "ss -ltunp",
-    "kubectl get service": "kubectl get svc", "kubectl get services": "kubectl get svc",
-    "kubectl get endpointslice": "kubectl get endpointslices",
-    "kubectl get pods": "kubectl get pods -o wide", "kubectl get po -o wide": "kubectl get pods -o wide",
 }
 
 
@@ -262,10 +259,14 @@ def _anywhere_views(c: "Cluster", ns: str | None) -> dict[str, Callable[[], str]
     from ..trace.hops import NODE_POD_CIDRS
 
     table = {
+        "kubectl get pods": lambda: c.kubectl_get_pods(namespace=ns or "default", wide=False),
+        "kubectl get pods -A": lambda: c.kubectl_get_pods(all_namespaces=True, wide=False),
         "kubectl get pods -o wide": lambda: c.kubectl_get_pods(namespace=ns or "default"),
         "kubectl get pods -A -o wide": lambda: c.kubectl_get_pods(all_namespaces=True),
-        "kubectl get svc": lambda: c.kubectl_get_svc(namespace=ns or "default"),
-        "kubectl get svc -A": lambda: c.kubectl_get_svc(all_namespaces=True),
+        "kubectl get svc": lambda: c.kubectl_get_svc(namespace=ns or "default", wide=False),
+        "kubectl get svc -A": lambda: c.kubectl_get_svc(all_namespaces=True, wide=False),
+        "kubectl get svc -o wide": lambda: c.kubectl_get_svc(namespace=ns or "default"),
+        "kubectl get svc -A -o wide": lambda: c.kubectl_get_svc(all_namespaces=True),
         "kubectl get endpointslices": lambda: c.kubectl_get_endpointslices(namespace=ns or "default"),
         "kubectl get endpointslices -A": lambda: c.kubectl_get_endpointslices(all_namespaces=True),
         NODE_POD_CIDRS: c.node_pod_cidrs,
@@ -277,6 +278,10 @@ def _anywhere_views(c: "Cluster", ns: str | None) -> dict[str, Callable[[], str]
     }
     return table
 
+
+# kubectl's names for a resource (kind, plural, short name) -> the name netlab's views use.
+_RESOURCES = {"po": "pods", "pod": "pods", "pods": "pods", "svc": "svc", "service": "svc", "services": "svc",
+              "endpointslice": "endpointslices", "endpointslices": "endpointslices"}
 
 _NAMESPACE = re.compile(r"\s(?:-n|--namespace)[ =]([a-z0-9-]+)")
 
@@ -292,15 +297,15 @@ def _normalise(command: str) -> tuple[str, str | None]:
     if text.startswith("kubectl") and " --all-namespaces" in f" {text}":
         text = text.replace("--all-namespaces", "-A")
     if text.startswith("kubectl get"):
+        text = re.sub(r"\s(?:-o|--output)(?:\s|=)?wide\b", " -o wide", text)
         words = text.split()
         flags = [w for w in words[3:] if w.startswith("-")]
-        base = " ".join(words[:3])
+        wide = "-o wide" in text
         rest = [w for w in words[3:] if not w.startswith("-") and w != "wide"]
-        if base in ("kubectl get po", "kubectl get pod", "kubectl get pods"):
-            base = "kubectl get pods"
-            text = base + (" -A" if "-A" in flags else "") + " -o wide"
-        elif not rest:
-            text = base + (" -A" if "-A" in flags else "")
+        resource = _RESOURCES.get(words[2] if len(words) > 2 else "", None)
+        if not rest and resource:
+            text = (f"kubectl get {resource}" + (" -A" if "-A" in flags else "")
+                    + (" -o wide" if wide and resource in ("pods", "svc") else ""))
     if text.startswith("az network"):
         text = re.sub(r"\s(?:-g|--resource-group|--lb-name|--route-table-name|-n|--name)\s\S+", "", " " + text).strip()
         if " -o table" not in text and "--output table" not in text:

@@ -628,9 +628,11 @@ class Cluster:
             hit = self._derived.api = {"apiVersion": "v1", "kind": "List", "items": items}
         return hit
 
-    def kubectl_get_svc(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
-        """Services as ``kubectl get svc -o wide`` (``all_namespaces=True`` for ``-A``)."""
-        return ToolText(services.format_get_svc(self, namespace, all_namespaces or namespace is None))
+    def kubectl_get_svc(self, namespace: str | None = "default", all_namespaces: bool = False,
+                        wide: bool = True) -> str:
+        """Services as ``kubectl get svc -o wide`` (``all_namespaces=True`` for ``-A``; ``wide=False`` for plain
+        ``kubectl get svc``, which has no SELECTOR column)."""
+        return ToolText(services.format_get_svc(self, namespace, all_namespaces or namespace is None, wide))
 
     def kubectl_get_endpointslices(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
         """EndpointSlices as ``kubectl get endpointslices``."""
@@ -981,8 +983,10 @@ class Cluster:
             lines = self._derived.udr_lines = {r: text[i] for i, r in enumerate(self.route_table())}
         return lines[route]
 
-    def kubectl_get_pods(self, namespace: str | None = "default", all_namespaces: bool = False) -> str:
-        """Pods as ``kubectl get pods -o wide`` (``all_namespaces=True`` for ``-A``).
+    def kubectl_get_pods(self, namespace: str | None = "default", all_namespaces: bool = False,
+                         wide: bool = True) -> str:
+        """Pods as ``kubectl get pods -o wide`` (``all_namespaces=True`` for ``-A``; ``wide=False`` for plain
+        ``kubectl get pods``: NAME READY STATUS RESTARTS AGE, no IP or NODE).
 
         AGE is simulated: one minute per pod created after this one, plus one.
         """
@@ -1000,7 +1004,7 @@ class Cluster:
             if all_namespaces:
                 row.insert(0, p.namespace)
             rows.append(row)
-        return ToolText(format_pods_wide(rows, all_namespaces))
+        return ToolText(format_pods_wide(rows, all_namespaces, wide))
 
     def describe(self, max_nodes: int = 6, max_pods: int = 8) -> str:
         """The cluster in words: the text alternative to :func:`netlab.views.plot.draw_cluster`."""

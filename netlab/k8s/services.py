@@ -476,8 +476,8 @@ def _ports_text(s: api.Service) -> str:
     return ",".join(out)
 
 
-def format_get_svc(cluster: "Cluster", namespace: str | None, all_namespaces: bool) -> str:
-    """``kubectl get svc -o wide``."""
+def format_get_svc(cluster: "Cluster", namespace: str | None, all_namespaces: bool, wide: bool = True) -> str:
+    """``kubectl get svc -o wide``; ``wide=False``: ``kubectl get svc`` (no SELECTOR column)."""
     from ..model.routing import format_kubectl
 
     entries = [e for e in cluster.service_records() if all_namespaces or e.spec.namespace == namespace]
@@ -489,11 +489,11 @@ def format_get_svc(cluster: "Cluster", namespace: str | None, all_namespaces: bo
         ext = ",".join(str(ip) for ip in (*s.load_balancer_ips, *s.external_ips)) or (
             "<pending>" if s.type is api.ServiceType.LOAD_BALANCER else "<none>")
         sel = ",".join(f"{k}={v}" for k, v in e.selector) if e.selector else "<none>"
-        row = [s.name, s.type.value, str(e.cluster_ip), ext, _ports_text(s), _age(cluster, e), sel]
+        row = [s.name, s.type.value, str(e.cluster_ip), ext, _ports_text(s), _age(cluster, e)] + ([sel] if wide else [])
         if all_namespaces:
             row.insert(0, s.namespace)
         rows.append(row)
-    headers = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE", "SELECTOR"]
+    headers = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"] + (["SELECTOR"] if wide else [])
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
     return format_kubectl(headers, rows)

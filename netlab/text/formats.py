@@ -103,13 +103,16 @@ def format_route_table(routes: Sequence[AzureRoute], resource_group: str) -> str
     return format_table(headers, rows)
 
 
-def format_pods_wide(rows: Sequence[Sequence[str]], all_namespaces: bool = False) -> str:
-    """Pods as ``kubectl get pods -o wide`` (with ``-A``, a NAMESPACE column first)."""
+def format_pods_wide(rows: Sequence[Sequence[str]], all_namespaces: bool = False, wide: bool = True) -> str:
+    """Pods as ``kubectl get pods -o wide`` (with ``-A``, a NAMESPACE column first); ``wide=False``: as plain
+    ``kubectl get pods`` prints them, the first five columns (the rows may still carry all nine)."""
     headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE",
                "READINESS GATES"]
+    if not wide:
+        headers = headers[:5]
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
-    return format_kubectl(headers, rows)
+    return format_kubectl(headers, [list(r)[: len(headers)] for r in rows])
 
 
 def human_duration(minutes: int) -> str:
