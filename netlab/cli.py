@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import re
 import sys
 from typing import Any, Sequence
 
@@ -81,6 +82,10 @@ def parser() -> argparse.ArgumentParser:
     trace.add_argument("--port", type=int, help="the destination port (default: the Service's first port, or 80)")
     trace.add_argument("--protocol", default="tcp", help="tcp (default), udp or sctp")
     trace.add_argument("--rules", action="store_true", help="list every rule that matched at each hook")
+    trace.add_argument("--reply", action="store_true", help="print the reply's hops too")
+    trace.add_argument("--endpoint", help="the endpoint kube-proxy picks (ADDRESS:PORT or a pod's name), when a "
+                                          "Service has several")
+    trace.add_argument("--seed", type=int, default=0, help="another seed picks another endpoint (default 0)")
     run = sub.add_parser("run", help="print what a command prints on a node or in a pod")
     _cluster_options(run)
     run.add_argument("tool_command", metavar="COMMAND", help='such as "ip route" or "iptables-save"')
@@ -141,9 +146,40 @@ def _trace(args: argparse.Namespace) -> int:
         svc = cluster.find_service(*reversed(args.destination.split("/", 1))) if "/" in args.destination \
             else cluster.find_service(args.destination)
         port = svc.spec.ports[0].port if svc is not None else 80
-    t = cluster.trace(args.source, args.destination, port=port, protocol=args.protocol)
-    print(json.dumps(t.as_dict(), indent=1) if args.json else t.text(rules=args.rules))
+    t = cluster.trace(args.source, args.destination, port=port, protocol=args.protocol, endpoint=args.endpoint,
+                      seed=args.seed)
+    if args.json:
+        print(json.dumps(t.as_dict(), indent=1))
+    else:
+        print(_as_options(t.text(rules=args.rules)))
+        if args.reply and t.reply is not None:
+            print("\nthe reply:")
+            print(_as_options(t.reply.text(rules=args.rules)))
     return EXIT_OK if t.delivered else EXIT_NOT_DELIVERED
+
+
+#: The traces' hints name Python (a notebook's spelling); on the command line they name the options.
+_OPTIONS = {
+    "(the trace's .text(rules=True) lists them)": "(--rules lists them)",
+    "hops: the trace's .reply shows them)": "hops: --reply shows them)",
+    "(choose with endpoint=... or seed=...)": "(choose with --endpoint ADDRESS:PORT or --seed N)",
+    "no node address given (node_ips=)": "no node address given (--node-ip)",
+}
+
+
+def _as_options(text: str) -> str:
+    """``text`` with the Python hints spelled as options, also where folding split a hint over two lines."""
+    def spelled(option: str, match: re.Match) -> str:
+        if "\n" not in match.group(0):
+            return option
+        indent = match.group(0).rsplit("\n", 1)[1]
+        indent = indent[: len(indent) - len(indent.lstrip())]
+        return "\n" + indent + option  # the option starts the folded line, whole
+
+    for python, option in _OPTIONS.items():
+        folded = r"\s+".join(re.escape(word) for word in python.split())
+        text = re.sub(folded, lambda m, o=option: spelled(o, m), text)
+    return text
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -187,7 +223,7 @@ def _explain(args: argparse.Namespace) -> int:
     else:
         print(table)
         print()
-        print(flow.text())
+        print(_as_options(flow.text()))
     delivered = str(flow.verdict) in ("DNAT", "ACCEPT") and not flow.not_modelled
     return EXIT_OK if delivered else EXIT_NOT_DELIVERED
 

@@ -1,6 +1,7 @@
 """``k8s-netlab``: the console command, driven as a learner would type it."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def test_trace_prints_the_hops_and_exits_0_when_delivered(shop, capsys):
     assert cli.main(["trace", shop, "--from", "client", "--to", "shop"]) == 0
     out = capsys.readouterr().out
     want = nl.Cluster.aks("kubenet", nodes=2).apply(SHOP).trace("client", "shop", port=80).text()
+    want = cli._as_options(want)
     assert out == want + "\n"
 
 
@@ -75,7 +77,7 @@ def test_a_real_clusters_objects_are_read_as_they_are(tmp_path, capsys):
     path = tmp_path / "cluster.json"
     path.write_text(json.dumps(kubectl.objects(c)))
     assert cli.main(["trace", str(path), "--from", "client", "--to", "shop"]) == 0
-    assert capsys.readouterr().out == c.trace("client", "shop", port=80).text() + "\n"
+    assert capsys.readouterr().out == cli._as_options(c.trace("client", "shop", port=80).text()) + "\n"
     assert cli.main(["trace", str(path), "--from", "client", "--to", "shop", "--plugin", "kubenet"]) == 2
     assert "its plugin and nodes are its own; leave out --plugin and --nodes" in capsys.readouterr().err
 
@@ -186,3 +188,24 @@ def test_explain_reads_only_services_and_slices_from_a_fuller_dump_and_refuses_b
     assert cli.main(["explain", str(rules), "--objects", str(broken)]) == 2
     err = capsys.readouterr().err
     assert f"--objects {broken}: not JSON" in err and "Traceback" not in err
+
+
+def test_the_command_line_names_its_options_not_python(shop, capsys):
+    python_spellings = (".text(", ".reply", "endpoint=", "seed=", "node_ips=")
+    assert cli.main(["trace", shop, "--from", "client", "--to", "shop"]) == 0
+    out = capsys.readouterr().out
+    assert "(--rules lists them)" in out and "--reply shows them" in out and "--endpoint ADDRESS:PORT" in out
+    assert not [s for s in python_spellings if s in out]
+    assert cli.main(["trace", shop, "--from", "client", "--to", "shop", "--reply", "--rules"]) == 0
+    out = capsys.readouterr().out
+    assert "\nthe reply:\n" in out and "matched" in out and not [s for s in python_spellings if s in out]
+    other = re.search(r"other branches: (\S+):\d+ \(", " ".join(out.split())).group(1)
+    port = re.search(rf"other branches: {re.escape(other)}:(\d+)", " ".join(out.split())).group(1)
+    assert cli.main(["trace", shop, "--from", "client", "--to", "shop", "--endpoint", f"{other}:{port}"]) == 0
+    assert f"({other})" in [line for line in capsys.readouterr().out.splitlines() if line.startswith("verdict:")][0]
+
+
+def test_a_folded_hint_is_spelled_whole_on_the_next_line():
+    text = "      why      picked x (choose with endpoint=... or\n               seed=...)"
+    assert cli._as_options(text) == ("      why      picked x \n               (choose with --endpoint ADDRESS:PORT or "
+                                     "--seed N)")
