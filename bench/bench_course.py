@@ -111,6 +111,51 @@ def _server(python: str, folder: pathlib.Path, env: dict[str, str]) -> tuple[flo
         proc.wait(timeout=30)
 
 
+def _singleuser(python: str, folder: pathlib.Path, env: dict[str, str]) -> float:
+    """``jupyterhub-singleuser`` (what a hub starts) against a stub hub API; its RSS (MB) once it answers."""
+    import http.server
+    import threading
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stub answers every API call as a hub would its version check
+            body = json.dumps({"version": "stub"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    hub = http.server.HTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    port = _free_port()
+    user = {"JUPYTERHUB_API_TOKEN": "t", "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub.server_port}/hub/api",
+            "JUPYTERHUB_USER": "student", "JUPYTERHUB_SERVICE_PREFIX": "/user/student/",
+            "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}/user/student/", "JUPYTERHUB_BASE_URL": "/",
+            "JUPYTERHUB_CLIENT_ID": "jupyterhub-user-student",
+            "JUPYTERHUB_OAUTH_CALLBACK_URL": "/user/student/oauth_callback"}
+    single = str(pathlib.Path(python).parent / "jupyterhub-singleuser")
+    proc = subprocess.Popen([single, *(["--allow-root"] if os.geteuid() == 0 else [])], cwd=folder,
+                            env={**env, **user}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        start = time.perf_counter()
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/user/student/api", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() - start > 120:
+                    raise RuntimeError("jupyterhub-singleuser did not start") from None
+                time.sleep(0.05)
+        time.sleep(1.0)
+        return _rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        hub.shutdown()
+
+
 def _largest(venv: pathlib.Path, top: int = 6) -> list[tuple[str, float]]:
     site = next(venv.glob("lib/python3*/site-packages"))
     sizes = [(p.name, size_mb(p)) for p in site.iterdir() if p.is_dir() and not p.name.endswith((".dist-info", "__pycache__"))]
@@ -173,7 +218,8 @@ def main() -> int:
             servers.append(s)
             rss.append(r)
             firsts.append(json.loads(run([python, "-c", _FIRST], cwd=course, env=env).stdout.strip().splitlines()[-1]))
-        print(f"  JupyterLab server once it answers: {rss_cold:.0f} MB cold, {statistics.median(rss):.0f} MB warm")
+        print(f"  JupyterLab server once it answers: {rss_cold:.0f} MB cold, {statistics.median(rss):.0f} MB warm; "
+              f"jupyterhub-singleuser (a hub's server): {_singleuser(python, course, env):.0f} MB")
         print("Start-up (seconds)" + ("" if cold else " (page cache not dropped: not root, so 'cold' is only first)"))
         print(f"  JupyterLab answers: cold {server_cold:.1f}, warm {statistics.median(servers):.1f}")
         print(f"  notebook 01, kernel start to first output: cold {first_cold['first_output']:.1f}, warm "

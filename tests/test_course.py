@@ -261,3 +261,12 @@ def test_open_as_root_says_how_instead_of_jupyterlabs_refusal(tmp_path, monkeypa
     assert cli.main(["--dir", str(tmp_path / "c"), "--no-browser"]) == 2
     err = capsys.readouterr().err
     assert "you are root, and JupyterLab refuses to run as root" in err and "--allow-root" in err
+
+
+def test_reset_from_a_hub_home_finds_the_notebook_in_the_pulled_clone(tmp_path, monkeypatch):
+    clone = tmp_path / "netlab" / "notebooks"  # where nbgitpuller's link puts the course in a student's home
+    clone.mkdir(parents=True)
+    (clone / "07-services.ipynb").write_text("{}")
+    monkeypatch.chdir(tmp_path)  # a hub terminal opens in the home folder
+    done = course.reset("07")
+    assert done.restored == clone / "07-services.ipynb" and not (tmp_path / "07-services.ipynb").exists()

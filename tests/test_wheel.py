@@ -40,17 +40,18 @@ def test_the_hub_image_installs_binders_pins_and_netlab_as_a_wheel():
     assert "pip wheel --no-cache-dir --no-deps" in text and "pip install --no-cache-dir --no-deps" in text
     assert "python -m pip check" in text and "useradd --create-home --uid 1000 --gid 100" in text
     assert "USER jovyan" in text and "RUN python -m netlab.course check" in text
+    assert 'ENTRYPOINT ["tini", "--"]' in text and "ENV HOME=/home/jovyan" in text
 
 
 def test_the_build_context_leaves_out_what_the_tests_leave_out():
     ignored = {line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")}
-    for pattern in (".git", ".venv", ".hypothesis", "build", "dist", "*.egg-info"):
+    for pattern in (".git", ".venv", "**/.hypothesis", "build", "dist", "*.egg-info"):
         assert pattern in ignored, pattern
 
 
 def test_the_hub_config_sets_what_a_lecture_hall_needs():
     config = (ROOT / "docs" / "hub" / "config.yaml").read_text()
-    for setting in ("defaultUrl: /lab", "concurrentSpawnLimit:", "guarantee: 450M", "limit: 1G", "capacity: 1Gi"):
+    for setting in ("defaultUrl: /lab", "concurrentSpawnLimit:", "guarantee: 512M", "limit: 1280M", "capacity: 1Gi"):
         assert setting in config, setting
 
 

@@ -186,7 +186,8 @@ def _from_branch(folder: pathlib.Path, name: str) -> tuple[bytes, str] | None:
 
     On a JupyterHub, nbgitpuller's link clones the instructor's branch into the student's home: the
     notebook to go back to is the branch's (as last pulled, ``@{upstream}``), which may be newer than
-    the copy inside the installed package. A checkout of netlab itself keeps the ``HEAD`` rule.
+    the copy inside the installed package (or than ``HEAD``, which holds nbgitpuller's commits of the
+    student's work). A clone without an upstream branch keeps the ``HEAD`` rule of :func:`shipped`.
     """
     def git(*args: str) -> bytes | None:
         try:
@@ -195,8 +196,7 @@ def _from_branch(folder: pathlib.Path, name: str) -> tuple[bytes, str] | None:
             return None
         return done.stdout if done.returncode == 0 else None
 
-    top = git("rev-parse", "--show-toplevel")
-    if top is None or pathlib.Path(top.decode().strip()).resolve() == _checkout().resolve():
+    if git("rev-parse", "--show-toplevel") is None:
         return None
     upstream = git("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}")
     data = git("show", f"@{{upstream}}:./{name}") if upstream else None
@@ -214,9 +214,9 @@ def _folder(folder: str | pathlib.Path | None, name: str) -> pathlib.Path:
         return path
     here = pathlib.Path.cwd()
     # A notebook's kernel runs in the notebook's folder; from the repository root, look in notebooks/;
-    # from the folder above a course copied out by copy_to, in netlab-course/.
+    # from the folder above a course copied out by copy_to, in netlab-course/; from a hub home, in the clone.
     if not (here / name).exists():
-        for below in ("notebooks", DEFAULT_FOLDER):
+        for below in ("notebooks", DEFAULT_FOLDER, "netlab/notebooks"):  # the last: a hub's nbgitpuller clone
             if (here / below / name).exists():
                 return here / below
     return here
