@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import pathlib
-import shutil
 import socket
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from environments import IGNORE, fresh_venv, hub_image_extras, run, size_mb  # noqa: E402
+from environments import hub_image, hub_image_extras, run, size_mb  # noqa: E402
 
 # Run inside the course environment: each notebook in its own kernel, then all of them in one kernel.
 _MEMORY = r"""
@@ -171,19 +170,8 @@ def main() -> int:
     opts = args.parse_args()
     with tempfile.TemporaryDirectory(prefix="netlab-bench-course-") as scratch:
         tmp = pathlib.Path(scratch)
-        src = tmp / "src"
-        shutil.copytree(ROOT, src, ignore=IGNORE)
-        start = time.perf_counter()
-        python, env = fresh_venv(tmp)
+        python, env, wheel, install_s = hub_image(tmp)
         venv = pathlib.Path(python).parent.parent
-        run([python, "-m", "pip", "install", "--no-cache-dir", "-q", "-r", str(src / "binder" / "requirements.txt"),
-             *hub_image_extras()], env=env)
-        dist = tmp / "dist"
-        run([python, "-m", "pip", "wheel", "--no-cache-dir", "--no-deps", "-q", "-w", str(dist), str(src)], env=env)
-        wheel = next(dist.glob("*.whl"))
-        run([python, "-m", "pip", "install", "--no-cache-dir", "--no-deps", "-q", str(wheel)], env=env)
-        install_s = time.perf_counter() - start
-        shutil.rmtree(src)
         work = tmp / "work"
         work.mkdir()
         run([python, "-m", "netlab.course", "--dir", "course", "--dry-run"], cwd=work, env=env)

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,29 @@ def fresh_venv(where: pathlib.Path) -> tuple[str, dict[str, str]]:
                PIP_DISABLE_PIP_VERSION_CHECK="1")
     run([sys.executable, "-m", "venv", str(venv)])
     return str(venv / "bin" / "python"), env
+
+
+def hub_image(where: pathlib.Path) -> tuple[str, dict[str, str], pathlib.Path, float]:
+    """The hub image's Python environment without Docker (docs/hub/Dockerfile's steps), in ``where``.
+
+    A copy of the repository, Binder's pinned list and the Dockerfile's extra pins in a fresh virtual
+    environment, netlab's wheel built from the copy and installed without its dependencies; then the
+    copy is deleted, so nothing of the checkout remains. Returns the environment's python, its
+    environment block, the wheel and the seconds the install took.
+    """
+    src = where / "src"
+    shutil.copytree(ROOT, src, ignore=IGNORE)
+    start = time.perf_counter()
+    python, env = fresh_venv(where)
+    run([python, "-m", "pip", "install", "--no-cache-dir", "-q", "-r", str(src / "binder" / "requirements.txt"),
+         *hub_image_extras()], env=env)
+    dist = where / "dist"
+    run([python, "-m", "pip", "wheel", "--no-cache-dir", "--no-deps", "-q", "-w", str(dist), str(src)], env=env)
+    (wheel,) = dist.glob("k8s_netlab-*.whl")
+    run([python, "-m", "pip", "install", "--no-cache-dir", "--no-deps", "-q", str(wheel)], env=env)
+    seconds = time.perf_counter() - start
+    shutil.rmtree(src)
+    return python, env, wheel, seconds
 
 
 # Runs argv[1] as a script after making jupyter_client's asyncio channels wait for messages in slices of

@@ -16,7 +16,6 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import urllib.request
 import zipfile
 
 import pytest
-from environments import DOCKERFILE, IGNORE, ROOT, fresh_venv, hub_image_extras, run, run_notebooks, size_mb
+from environments import DOCKERFILE, ROOT, hub_image, hub_image_extras, run, run_notebooks, size_mb
 
 def test_the_hub_image_installs_binders_pins_and_netlab_as_a_wheel():
     text = DOCKERFILE.read_text()
@@ -59,27 +58,16 @@ def test_the_hub_config_sets_what_a_lecture_hall_needs():
 def test_an_installed_wheel_gives_the_whole_course_without_a_checkout(tmp_path):
     if f"python-{sys.version_info.major}.{sys.version_info.minor}" != (ROOT / "binder" / "runtime.txt").read_text().strip():
         pytest.skip("the hub image runs binder/runtime.txt's Python; this interpreter is another")
-    src = tmp_path / "src"
-    shutil.copytree(ROOT, src, ignore=IGNORE)
-    start = time.perf_counter()
-    python, env = fresh_venv(tmp_path)
+    python, env, wheel, install_s = hub_image(tmp_path)  # the checkout's copy is gone from here on
     venv = pathlib.Path(python).parent.parent
-    run([python, "-m", "pip", "install", "--no-cache-dir", "-q", "-r", str(src / "binder" / "requirements.txt"),
-         *hub_image_extras()], env=env)
-    dist = tmp_path / "dist"
-    run([python, "-m", "pip", "wheel", "--no-cache-dir", "--no-deps", "-q", "-w", str(dist), str(src)], env=env)
-    (wheel,) = dist.glob("k8s_netlab-*.whl")
     inside = zipfile.ZipFile(wheel).namelist()
     notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if ".my-copy" not in p.name)
     data = sorted(p.name for p in (ROOT / "notebooks" / "data").iterdir())
     assert {f"netlab/course/notebooks/{n}" for n in notebooks} <= set(inside), "the wheel misses notebooks"
     assert {f"netlab/course/notebooks/data/{n}" for n in data} <= set(inside), "the wheel misses notebook data"
-    run([python, "-m", "pip", "install", "--no-cache-dir", "--no-deps", "-q", str(wheel)], env=env)
-    install_s = time.perf_counter() - start
     run([python, "-m", "pip", "check"], env=env)  # as the image's build does: nothing missing or conflicting
     hub = run([str(venv / "bin" / "jupyterhub-singleuser"), "--version"], env=env)
     assert hub.stdout.strip() == next(e for e in hub_image_extras() if e.startswith("jupyterhub==")).split("==")[1]
-    shutil.rmtree(src)  # no checkout anywhere from here on
 
     work = tmp_path / "work"
     work.mkdir()
